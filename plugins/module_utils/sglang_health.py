@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Readiness of an SGLang node, as SGLang defines it.
+
+Rank 0: ``GET /health_generate`` returns 200 (a real one-token generation) and
+``GET /v1/models`` lists the served model name. Ranks >= 1 serve only a dummy
+``/health`` (200 once their schedulers run): liveness, nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from urllib.error import HTTPError, URLError
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
+
+
+def http_get(url, timeout, api_key=None):
+    """(status, body) of a GET; status 0 when nothing answered."""
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = "Bearer %s" % api_key
+    try:
+        with open_url(url, headers=headers, timeout=timeout) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace")
+    except HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace") if exc.fp else ""
+    except (URLError, OSError, ValueError, UrlsConnectionError) as exc:
+        return 0, str(getattr(exc, "reason", exc))
+
+
+def served_names(body):
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+
+
+def probe(base_url, is_head, served_model_name=None, timeout=30, api_key=None, get=http_get):
+    """One readiness check. Returns (ready, detail)."""
+    base_url = base_url.rstrip("/")
+    if not is_head:
+        status, body = get(base_url + "/health", timeout, api_key)
+        return status == 200, "follower /health -> %s" % (status or body)
+    status, body = get(base_url + "/health_generate", timeout, api_key)
+    if status != 200:
+        return False, "rank 0 /health_generate -> %s" % (status or body)
+    if served_model_name:
+        status, body = get(base_url + "/v1/models", timeout, api_key)
+        names = served_names(body) if status == 200 else []
+        if served_model_name not in names:
+            return False, "rank 0 /v1/models -> %s, lists %s, not %s" % (status, names, served_model_name)
+    return True, "ready"
+
+
+def wait_ready(base_url, is_head, served_model_name=None, timeout_s=600, delay_s=5, request_timeout=30,
+               api_key=None, alive=None, get=http_get, clock=time.monotonic, sleep=time.sleep):
+    """Poll until ready, the deadline passes, or ``alive()`` says the service died.
+
+    Returns ``{"ready", "detail", "waited_s", "attempts"}``.
+    """
+    start = clock()
+    attempts = 0
+    detail = "not probed"
+    while True:
+        attempts += 1
+        if alive is not None:
+            ok, why = alive()
+            if not ok:
+                return {"ready": False, "detail": "service is not running: %s" % why,
+                        "waited_s": round(clock() - start, 1), "attempts": attempts}
+        ready, detail = probe(base_url, is_head, served_model_name, request_timeout, api_key, get)
+        if ready:
+            return {"ready": True, "detail": detail, "waited_s": round(clock() - start, 1), "attempts": attempts}
+        if clock() - start + delay_s > timeout_s:
+            return {"ready": False, "detail": "not ready after %ss: %s" % (timeout_s, detail),
+                    "waited_s": round(clock() - start, 1), "attempts": attempts}
+        sleep(delay_s)

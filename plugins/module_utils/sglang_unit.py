@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SGLang service units: the ExecStart argv per runtime, systemd quoting, and the
+group parity check that refuses to start a group whose nodes differ."""
+
+from __future__ import annotations
+
+import re
+
+RUNTIMES = ("container", "native", "emulator")
+
+
+def systemd_quote(token):
+    """Quote one argv token for an ExecStart= line.
+
+    systemd splits ExecStart on whitespace, honours double quotes with C-style
+    backslash escapes, expands ``$VAR``/``${VAR}`` and ``%`` specifiers; so every
+    token is double-quoted with ``\\`` and ``"`` escaped, ``$`` doubled to
+    ``$$`` and ``%`` doubled to ``%%``.
+    """
+    token = str(token)
+    if "\n" in token or "\r" in token or "\x00" in token:
+        raise ValueError("argv token %r contains a newline or NUL, which a unit file cannot carry" % token)
+    escaped = token.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$").replace("%", "%%")
+    if escaped == token and token and re.match(r"^[A-Za-z0-9_@%+=:,./-]+$", token):
+        return token
+    return '"%s"' % escaped
+
+
+def exec_line(argv):
+    """An argv list -> the value of an ExecStart= line (one line)."""
+    return " ".join(systemd_quote(t) for t in argv)
+
+
+def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_size="32g",
+                   model_mount=None, env_file=None, secrets_file=None, extra_run_args=None):
+    """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
+
+    ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
+    unlimited for RDMA; the model read-only; environment from the 0600 env file;
+    the secrets file (SGLang --config) read-only at the same path.
+    """
+    argv = [docker, "run", "--rm", "--name", container_name,
+            "--gpus", "all", "--network", "host", "--ipc", "host", "--shm-size", str(shm_size),
+            "--ulimit", "memlock=-1", "--ulimit", "nofile=1048576:1048576",
+            "--stop-timeout", "300"]
+    if model_mount:
+        argv += ["-v", "%s:%s:ro" % (model_mount, model_mount)]
+    if env_file:
+        argv += ["--env-file", env_file]
+    if secrets_file:
+        argv += ["-v", "%s:%s:ro" % (secrets_file, secrets_file)]
+    argv += list(extra_run_args or [])
+    argv += [image]
+    argv += list(node["argv"])
+    return argv
+
+
+def runtime_argv(node, runtime, python=None, emulator=None, **container):
+    """The ExecStart argv of one node for its runtime (``container`` kwargs go to :func:`container_argv`)."""
+    if runtime == "container":
+        return container_argv(node, **container)
+    if runtime == "native":
+        return [python, "-m", "sglang.launch_server"] + list(node["launch_args"])
+    if runtime == "emulator":
+        return [python, emulator] + list(node["launch_args"])
+    raise ValueError("unknown runtime %r; use one of %s" % (runtime, ", ".join(RUNTIMES)))
+
+
+def without_node_rank(argv):
+    out = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token == "--node-rank":
+            skip = True
+            continue
+        if token.startswith("--node-rank="):
+            continue
+        out.append(token)
+    return out
+
+
+def parity_problems(group, nodes):
+    """Refuse a group whose nodes would run different software or commands.
+
+    ``nodes``: list (rank order) of ``{"host", "identity", "argv"}`` where identity is
+    the image digest / sglang version / emulator version found on that host and argv
+    is the launch argv it would run. Rank 0 is the reference; every host that
+    differs is named, with what it has and what rank 0 has.
+    """
+    problems = []
+    if not nodes:
+        return problems
+    ref = nodes[0]
+    for node in nodes[1:]:
+        if node.get("identity") != ref.get("identity"):
+            problems.append("group %s: host %s runs %s but rank 0 host %s runs %s; every node of a group must "
+                            "run the same SGLang build (mismatched versions hang collectives): align them, "
+                            "then converge again" % (group, node["host"], node.get("identity") or "nothing",
+                                                     ref["host"], ref.get("identity") or "nothing"))
+        a, b = without_node_rank(ref.get("argv") or []), without_node_rank(node.get("argv") or [])
+        if a != b:
+            diff = sorted(set(b).symmetric_difference(a))
+            problems.append("group %s: host %s would run a different command than rank 0 host %s (differs in: "
+                            "%s); only --node-rank may differ: converge the whole group, not one host"
+                            % (group, node["host"], ref["host"], " ".join(diff[:8])))
+    return problems

@@ -1,0 +1,134 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: sglang_wait_ready
+short_description: Wait until an SGLang node is ready, as SGLang defines it
+version_added: 0.1.0
+description:
+  - On rank 0, ready means C(GET /health_generate) returns 200 (a real one-token generation) and C(GET /v1/models)
+    lists O(served_model_name). Ranks 1 and above serve only a dummy C(/health); for them this proves liveness only.
+  - Gives up early when O(unit) stops being active, and returns the unit's journal tail on failure.
+author:
+  - gpufleet.sglang contributors (@gpufleet)
+options:
+  url:
+    description: Base URL of the node's HTTP server, as seen from the node itself.
+    type: str
+    required: true
+  is_head:
+    description: Whether this node is rank 0 of its group.
+    type: bool
+    required: true
+  served_model_name:
+    description: Name C(/v1/models) must list (rank 0 only).
+    type: str
+  timeout:
+    description: Seconds to wait in all.
+    type: int
+    default: 600
+  delay:
+    description: Seconds between probes.
+    type: int
+    default: 5
+  unit:
+    description: systemd unit that must stay active while waiting; its journal tail is returned on failure.
+    type: str
+  journal_lines:
+    description: Journal lines returned on failure.
+    type: int
+    default: 40
+  api_key:
+    description: SGLang API key, sent as a bearer token.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Only reads; in check mode it probes once instead of waiting.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Wait for rank 0 to generate
+  gpufleet.sglang.sglang_wait_ready:
+    url: http://127.0.0.1:30000
+    is_head: true
+    served_model_name: deepseek-r1
+    unit: sglang-r1_a
+    timeout: 2700
+"""
+
+RETURN = r"""
+ready:
+  description: Whether the node became ready.
+  returned: always
+  type: bool
+detail:
+  description: The last probe's finding.
+  returned: always
+  type: str
+waited_s:
+  description: Seconds waited.
+  returned: always
+  type: float
+journal:
+  description: Last lines of the unit's journal, when not ready and O(unit) is set.
+  returned: when not ready
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import wait_ready
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", required=True),
+            is_head=dict(type="bool", required=True),
+            served_model_name=dict(type="str"),
+            timeout=dict(type="int", default=600),
+            delay=dict(type="int", default=5),
+            unit=dict(type="str"),
+            journal_lines=dict(type="int", default=40),
+            api_key=dict(type="str", no_log=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    systemctl = module.get_bin_path("systemctl") if p["unit"] else None
+
+    def alive():
+        rc, out, err = module.run_command([systemctl, "is-active", p["unit"]])
+        state = out.strip() or err.strip()
+        return state in ("active", "activating", "reloading"), state
+
+    result = wait_ready(
+        p["url"], p["is_head"], p["served_model_name"],
+        timeout_s=0 if module.check_mode else p["timeout"], delay_s=p["delay"],
+        api_key=p["api_key"], alive=alive if systemctl else None,
+    )
+    if not result["ready"] and p["unit"]:
+        journalctl = module.get_bin_path("journalctl")
+        if journalctl:
+            rc, out, err = module.run_command([journalctl, "-u", p["unit"], "-n", str(p["journal_lines"]),
+                                               "--no-pager", "-o", "short-iso"])
+            result["journal"] = out.splitlines()
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

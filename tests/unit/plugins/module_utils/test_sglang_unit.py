@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import (
+    container_argv,
+    exec_line,
+    parity_problems,
+    runtime_argv,
+    systemd_quote,
+    without_node_rank,
+)
+
+NODE = {"argv": ["python3", "-m", "sglang.launch_server", "--model-path", "/models/r1", "--node-rank", "1"],
+        "launch_args": ["--model-path", "/models/r1", "--node-rank", "1"]}
+
+
+@pytest.mark.parametrize("token, quoted", [
+    ("--tp-size", "--tp-size"),
+    ("/models/DeepSeek-R1", "/models/DeepSeek-R1"),
+    ("a b", '"a b"'),
+    ("50%", '"50%%"'),
+    ("$HOME", '"$$HOME"'),
+    ('{"a": "b"}', '"{\\"a\\": \\"b\\"}"'),
+    ("back\\slash", '"back\\\\slash"'),
+    ("", '""'),
+])
+def test_systemd_quote(token, quoted):
+    assert systemd_quote(token) == quoted
+
+
+def test_exec_line_round_trips_through_a_posix_split_for_plain_tokens():
+    argv = ["/usr/bin/python3", "-m", "sglang.launch_server", "--served-model-name", "r1 fast", "--port", "30000"]
+    assert shlex.split(exec_line(argv)) == argv
+
+
+def test_newline_is_refused():
+    with pytest.raises(ValueError):
+        systemd_quote("a\nExecStartPre=/bin/sh")
+
+
+def test_container_argv_has_the_flags_sglang_needs():
+    argv = container_argv(NODE, image="lmsysorg/sglang@sha256:abc", container_name="sglang-r1_a",
+                          model_mount="/models", env_file="/etc/sglang/r1_a.env", secrets_file="/etc/sglang/r1_a.yaml")
+    joined = " ".join(argv)
+    for part in ("--gpus all", "--network host", "--ipc host", "--shm-size 32g", "-v /models:/models:ro",
+                 "--env-file /etc/sglang/r1_a.env", "-v /etc/sglang/r1_a.yaml:/etc/sglang/r1_a.yaml:ro",
+                 "--ulimit memlock=-1"):
+        assert part in joined
+    image_at = argv.index("lmsysorg/sglang@sha256:abc")
+    assert argv[image_at + 1:] == NODE["argv"]
+
+
+def test_native_and_emulator_argv():
+    assert runtime_argv(NODE, "native", python="/opt/v/bin/python") == \
+        ["/opt/v/bin/python", "-m", "sglang.launch_server"] + NODE["launch_args"]
+    assert runtime_argv(NODE, "emulator", python="/usr/bin/python3", emulator="/opt/e/sglang_emulator.py") == \
+        ["/usr/bin/python3", "/opt/e/sglang_emulator.py"] + NODE["launch_args"]
+    with pytest.raises(ValueError):
+        runtime_argv(NODE, "podman")
+
+
+def test_without_node_rank():
+    assert without_node_rank(["a", "--node-rank", "1", "b", "--node-rank=2"]) == ["a", "b"]
+
+
+def test_parity_ok_when_only_rank_differs():
+    nodes = [{"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
+             {"host": "a2", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "1"]}]
+    assert parity_problems("r1_a", nodes) == []
+
+
+def test_parity_names_the_host_that_differs():
+    nodes = [{"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
+             {"host": "a2", "identity": "sglang 0.5.22", "argv": ["x", "--port", "1", "--node-rank", "1"]}]
+    probs = parity_problems("r1_a", nodes)
+    assert len(probs) == 2
+    assert "host a2 runs sglang 0.5.22 but rank 0 host a1 runs sglang 0.5.23" in probs[0]
+    assert "host a2 would run a different command" in probs[1] and "--port" in probs[1]
+
+
+def test_container_runtime_ignores_the_other_runtimes_settings():
+    argv = runtime_argv(NODE, "container", python="/usr/bin/python3", emulator="/x.py", image="img:1",
+                        container_name="sglang-g")
+    assert "/usr/bin/python3" not in argv and argv[argv.index("img:1") + 1:] == NODE["argv"]
