@@ -22,7 +22,8 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import
     plan_fleet,
 )
 
-_READ_VARS = tuple(DEFAULTS) + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
+_SECRET_VARS = ("sglang_api_key", "sglang_admin_api_key")
+_READ_VARS = tuple(v for v in DEFAULTS if v != "sglang_has_secrets") + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
 
 
 def _write_json_atomic(path, data):
@@ -96,6 +97,9 @@ class ActionModule(ActionBase):
             for var in _READ_VARS:
                 if var in hv:
                     collected[host][var] = _plain(hv[var])
+            # Only whether a secret is set reaches the planner, never its value.
+            collected[host]["sglang_has_secrets"] = any(
+                bool(hv.get(var)) for var in _SECRET_VARS if var in hv)
 
         try:
             if problems:

@@ -66,6 +66,8 @@ DEFAULTS = {
     "sglang_extra_args": None,
     "sglang_runtime": "container",
     "sglang_secrets_file": None,
+    # Set by the caller (never the value): whether sglang_api_key/_admin_api_key is set.
+    "sglang_has_secrets": False,
 }
 
 # Group-level variables rendered 1:1 into a flag.
@@ -378,8 +380,11 @@ def plan_group(group, hosts, hostvars, problems, warnings):
 
     # A single-node group has no rendezvous: no --dist-init-addr, none in the plan.
     dist_init_addr = "%s:%d" % (address, dist_port) if address and nnodes > 1 else None
-    if settings["sglang_secrets_file"]:
-        args["--config"] = settings["sglang_secrets_file"]
+    secrets_file = settings["sglang_secrets_file"]
+    if not secrets_file and settings["sglang_has_secrets"]:
+        secrets_file = "/etc/sglang/%s.secrets.yaml" % group
+    if secrets_file:
+        args["--config"] = secrets_file
     nodes = []
     for host in by_rank:
         node_args = dict(args)

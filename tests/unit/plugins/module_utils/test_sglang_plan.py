@@ -114,6 +114,12 @@ def test_speculative_mapping_and_extra_args():
     assert "--enable-cache-report" in argv and argv[argv.index("--log-level") + 1] == "info"
 
 
+def test_a_set_secret_gets_a_default_config_file():
+    groups, hv = fleet(group_vars={"sglang_has_secrets": True})
+    argv = plan_fleet(groups, hv)["groups"]["g0"]["nodes"][0]["argv"]
+    assert argv[argv.index("--config") + 1] == "/etc/sglang/g0.secrets.yaml"
+
+
 def test_secrets_file_goes_in_as_config_not_the_key():
     groups, hv = fleet(group_vars={"sglang_secrets_file": "/etc/sglang/g0.yaml"})
     argv = plan_fleet(groups, hv)["groups"]["g0"]["nodes"][0]["argv"]
