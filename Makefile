@@ -14,12 +14,17 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help test host-deps venv sglang-parser test-image lint yamllint ansible-lint sanity unit \
-        molecule build bench-plan demo demo-down clean
+ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
+export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
+
+.PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint sanity unit \
+        molecule build bench-plan bench-rollout demo demo-down clean
 
 help:
 	@echo "make test        everything CI runs: deps, lint, sanity, unit, real-parser, molecule"
-	@echo "make demo        (coming with the router/rolling-restart work)"
+	@echo "make demo        a local fleet (2 groups x 2 nodes + router): site.yml, chat, rolling restart under load"
+	@echo "make demo-down   remove the demo fleet"
+	@echo "make bench-rollout  the demo's rollout under load; prints requests/failed/rollout_s/overhead"
 	@echo "make bench-plan  plan a generated 1,000-host fleet and print figures"
 	@echo "make build       ansible-galaxy collection build (tests/molecule excluded)"
 
@@ -42,6 +47,15 @@ sglang-parser:
 test-image:
 	tools/build-test-image.sh
 
+# The router hosts install sglang-router offline from these (test hosts cannot
+# reach an index; offline sites do the same with their own copy).
+$(ROUTER_WHEELS)/.stamp: requirements/router.txt
+	mkdir -p $(ROUTER_WHEELS)
+	$(BIN)/pip download -q --no-deps -r requirements/router.txt -d $(ROUTER_WHEELS)
+	touch $@
+
+router-wheels: venv $(ROUTER_WHEELS)/.stamp
+
 lint: yamllint ansible-lint
 
 yamllint: venv
@@ -56,7 +70,7 @@ sanity: venv
 unit: venv sglang-parser
 	pytest -q tests/unit tests/sglang_parser
 
-molecule: venv test-image
+molecule: venv test-image router-wheels
 	@for s in $(SCENARIOS); do \
 	  echo "=== molecule test -s $$s"; \
 	  molecule test -s $$s || exit 1; \
@@ -68,12 +82,16 @@ build: venv
 bench-plan: venv
 	$(BIN)/python benchmarks/bench_plan.py
 
-demo:
-	@echo "make demo arrives with the router and rolling-restart work (issue 'Router, rolling restarts and the demo fleet')." >&2
-	@exit 2
+DEMO_DEPS := host-deps venv test-image router-wheels
+
+demo: $(DEMO_DEPS)
+	tools/demo.sh run
 
 demo-down:
-	@echo "nothing to remove yet" >&2
+	tools/demo.sh down
+
+bench-rollout: $(DEMO_DEPS)
+	tools/demo.sh bench
 
 clean:
 	rm -rf .cache tests/output .pytest_cache

@@ -18,18 +18,26 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
 
 
-def http_get(url, timeout, api_key=None):
-    """(status, body) of a GET; status 0 when nothing answered."""
+def http_request(method, url, timeout, api_key=None, body=None):
+    """(status, body text) of one HTTP request; status 0 when nothing answered."""
     headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
     if api_key:
         headers["Authorization"] = "Bearer %s" % api_key
     try:
-        with open_url(url, headers=headers, timeout=timeout) as resp:
+        with open_url(url, method=method, data=data, headers=headers, timeout=timeout) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace") if exc.fp else ""
     except (URLError, OSError, ValueError, UrlsConnectionError) as exc:
         return 0, str(getattr(exc, "reason", exc))
+
+
+def http_get(url, timeout, api_key=None):
+    return http_request("GET", url, timeout, api_key)
 
 
 def served_names(body):
@@ -79,4 +87,56 @@ def wait_ready(base_url, is_head, served_model_name=None, timeout_s=600, delay_s
         if clock() - start + delay_s > timeout_s:
             return {"ready": False, "detail": "not ready after %ss: %s" % (timeout_s, detail),
                     "waited_s": round(clock() - start, 1), "attempts": attempts}
+        sleep(delay_s)
+
+
+def metric_sum(text, name):
+    """Sum of every sample of one Prometheus metric (all label sets); None when absent."""
+    total = None
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        metric = line.split("{", 1)[0].split(" ", 1)[0]
+        if metric != name:
+            continue
+        try:
+            value = float(line.rsplit(" ", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        total = value if total is None else total + value
+    return total
+
+
+def wait_drained(base_url, timeout_s=300, delay_s=1, request_timeout=10, api_key=None,
+                 get=http_get, clock=time.monotonic, sleep=time.sleep):
+    """Wait until rank 0 runs and queues no request (``sglang:num_running_reqs`` and
+    ``sglang:num_queue_reqs`` at 0). Needs ``--enable-metrics``.
+
+    Returns ``{"drained", "detail", "waited_s", "running", "queued"}``.
+    """
+    start = clock()
+    url = base_url.rstrip("/") + "/metrics"
+    while True:
+        status, body = get(url, request_timeout, api_key)
+        running = queued = None
+        if status == 200:
+            running = metric_sum(body, "sglang:num_running_reqs")
+            queued = metric_sum(body, "sglang:num_queue_reqs")
+            if running is None:
+                return {"drained": False, "waited_s": round(clock() - start, 1), "running": None, "queued": None,
+                        "detail": "%s has no sglang:num_running_reqs; start SGLang with --enable-metrics "
+                                  "(sglang_enable_metrics: true) so drains can be observed" % url}
+            if running == 0 and not queued:
+                return {"drained": True, "detail": "drained", "waited_s": round(clock() - start, 1),
+                        "running": running, "queued": queued or 0}
+            detail = "%d running, %d queued" % (running, queued or 0)
+        elif status == 0:
+            # Nothing answers: nothing can be in flight.
+            return {"drained": True, "detail": "not running (%s)" % body, "waited_s": round(clock() - start, 1),
+                    "running": 0, "queued": 0}
+        else:
+            detail = "%s -> %s" % (url, status)
+        if clock() - start + delay_s > timeout_s:
+            return {"drained": False, "detail": "not drained after %ss: %s" % (timeout_s, detail),
+                    "waited_s": round(clock() - start, 1), "running": running, "queued": queued}
         sleep(delay_s)

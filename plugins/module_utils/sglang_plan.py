@@ -385,6 +385,8 @@ def plan_group(group, hosts, hostvars, problems, warnings):
         secrets_file = "/etc/sglang/%s.secrets.yaml" % group
     if secrets_file:
         args["--config"] = secrets_file
+    bind = str(args.get("--host") or "127.0.0.1")
+    local_host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else ("[%s]" % bind if ":" in bind else bind)
     nodes = []
     for host in by_rank:
         node_args = dict(args)
@@ -409,6 +411,9 @@ def plan_group(group, hosts, hostvars, problems, warnings):
             "port": http_port,
             "nccl_port": nccl_port,
             "runtime": settings["sglang_runtime"],
+            "unit": "sglang-%s" % group,
+            # How the node reaches its own HTTP server (health probes run on the node).
+            "local_url": "http://%s:%d" % (local_host, http_port),
             "launch_args": launch_args,
             "argv": list(LAUNCH_PREFIX) + launch_args,
         })

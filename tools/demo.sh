@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The local demo fleet: 2 model groups x 2 nodes (engine emulator) + a router
+# host, as systemd containers on the Docker network gpufleet-demo.
+#   tools/demo.sh up      create the containers (idempotent) and run site.yml
+#   tools/demo.sh run     up, a chat completion through the router, a rolling
+#                         restart under load, a status table and the figures
+#   tools/demo.sh bench   up, then the rollout under load; prints the figures
+#   tools/demo.sh down    remove the containers and the network
+# Expects the Makefile's environment (venv on PATH, ANSIBLE_COLLECTIONS_PATH,
+# GPUFLEET_ROUTER_WHEELS): run it through `make demo`, `make bench-rollout`,
+# `make demo-down`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NET=gpufleet-demo
+IMAGE=${GPUFLEET_TEST_IMAGE:-gpufleet/debian12-systemd:latest}
+INVENTORY=inventories/demo
+HOSTS=(demo-a1 demo-a2 demo-b1 demo-b2 demo-router)
+
+up() {
+  docker network inspect "$NET" >/dev/null 2>&1 || docker network create "$NET" >/dev/null
+  for h in "${HOSTS[@]}"; do
+    if [ "$(docker inspect -f '{{.State.Running}}' "$h" 2>/dev/null)" != "true" ]; then
+      docker rm -f "$h" >/dev/null 2>&1 || true
+      # Same options as the molecule base config: systemd as PID 1 without --privileged.
+      docker run -d --name "$h" --hostname "$h" --network "$NET" \
+        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        "$IMAGE" /sbin/init >/dev/null
+      echo "demo: started container $h"
+    fi
+  done
+  for h in "${HOSTS[@]}"; do
+    for _ in $(seq 1 60); do
+      state=$(docker exec "$h" systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running|degraded) break ;; esac
+      sleep 1
+    done
+  done
+  ansible-playbook site.yml -i "$INVENTORY"
+}
+
+chat() {
+  echo "demo: a chat completion through the router"
+  docker exec demo-router curl -sS --max-time 30 http://127.0.0.1:30000/v1/chat/completions \
+    -H 'Content-Type: application/json' \
+    -d '{"model": "deepseek-r1", "messages": [{"role": "user", "content": "Hello from gpufleet"}], "max_tokens": 16}'
+  echo
+}
+
+rollout() {
+  local version=${DEMO_VERSION:-0.5.23-demo.$(date +%s)}
+  ansible-playbook tests/playbooks/rollout_under_load.yml -i "$INVENTORY" -e "rollout_new_version=$version" \
+    | tee .cache/demo-rollout.log
+  grep -o 'groups=[0-9]* requests=.*' .cache/demo-rollout.log | tail -1 | sed 's/\\n.*//' || true
+}
+
+status() {
+  echo
+  printf '%-10s %-11s %-6s %-26s %-8s %s\n' GROUP HOST RANK UNIT STATE VERSION
+  for h in demo-a1 demo-a2 demo-b1 demo-b2; do
+    group=demo_${h:5:1}
+    state=$(docker exec "$h" systemctl is-active "sglang-$group" 2>/dev/null || true)
+    version=$(docker exec "$h" cat /opt/sglang-emulator/VERSION 2>/dev/null || echo '?')
+    rank=$(( ${h: -1} - 1 ))
+    printf '%-10s %-11s %-6s %-26s %-8s %s\n' "$group" "$h" "$rank" "sglang-$group.service" "$state" "$version"
+  done
+  echo
+  echo "router workers:"
+  docker exec demo-router curl -sS http://127.0.0.1:30000/workers \
+    | python3 -c 'import json,sys; [print("  %s healthy=%s load=%s" % (w["url"], w.get("is_healthy"), w.get("load"))) for w in json.load(sys.stdin)["workers"]]'
+}
+
+down() {
+  for h in "${HOSTS[@]}"; do
+    if docker rm -f "$h" >/dev/null 2>&1; then echo "demo: removed $h"; fi
+  done
+  docker network rm "$NET" >/dev/null 2>&1 || true
+}
+
+mkdir -p .cache
+case "${1:-run}" in
+  up) up ;;
+  run) up; chat; rollout; status ;;
+  bench) up; rollout ;;
+  down) down ;;
+  *) echo "usage: $0 up|run|bench|down" >&2; exit 2 ;;
+esac
