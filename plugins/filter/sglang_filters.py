@@ -13,6 +13,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_rollout imp
     plan_rollout,
     router_membership,
 )
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_secrets import redact
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import (
     exec_line,
     parity_problems,
@@ -73,4 +74,5 @@ class FilterModule(object):
             "sglang_parity_problems": sglang_parity_problems,
             "sglang_rollout_batches": sglang_rollout_batches,
             "sglang_by_group": sglang_by_group,
+            "redact": redact,
         }

@@ -62,10 +62,12 @@ def parse_workers(body):
 
 class RouterClient(object):
     def __init__(self, base_url, timeout=10, api_key=None, request=http_request,
-                 clock=time.monotonic, sleep=time.sleep):
+                 clock=time.monotonic, sleep=time.sleep, worker_api_key=None):
         self.base = normalize_url(base_url)
         self.timeout = timeout
         self.api_key = api_key
+        # Key of the SGLang workers: the router needs it to call them (health, model info).
+        self.worker_api_key = worker_api_key
         self.request = request
         self.clock = clock
         self.sleep = sleep
@@ -83,7 +85,10 @@ class RouterClient(object):
         return [url for url, _id in self.entries()]
 
     def add(self, url):
-        status, body = self._call("POST", "/workers", {"url": url})
+        payload = {"url": url}
+        if self.worker_api_key:
+            payload["api_key"] = self.worker_api_key
+        status, body = self._call("POST", "/workers", payload)
         if status in (404, 405):
             status, body = self._call("POST", "/add_worker?url=" + quote(url, safe=""))
         if status not in (200, 201, 202):

@@ -46,6 +46,9 @@ options:
   api_key:
     description: Router API key, sent as a bearer token.
     type: str
+  worker_api_key:
+    description: API key of the SGLang workers, handed to the router with each worker it adds.
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -112,11 +115,12 @@ def main():
             min_remaining=dict(type="int", default=0),
             confirm_timeout=dict(type="int", default=60),
             api_key=dict(type="str", no_log=True),
+            worker_api_key=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    client = RouterClient(p["router_url"], api_key=p["api_key"])
+    client = RouterClient(p["router_url"], api_key=p["api_key"], worker_api_key=p["worker_api_key"])
     try:
         if module.check_mode:
             current = client.workers()

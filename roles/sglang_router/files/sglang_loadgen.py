@@ -31,7 +31,7 @@ Behaviour
 * ``--sample-workers``: every 0.25 s ``GET {url}/workers`` and count the
   workers (``{"workers": [...]}``, a plain list, or ``{"urls": [...]}``); the
   timeline records (t, count) only when the count changes.
-* The API key is never taken from argv: ``$LOADGEN_API_KEY`` (if set and not
+* The API key is never taken from argv: ``$LOADGEN_API_KEY_FILE`` (a 0600 file) or ``$LOADGEN_API_KEY`` (if set and not
   empty) is sent as ``Authorization: Bearer ...`` on every request.
 * Results: ``--out FILE`` (JSON, written atomically) and a summary on stdout
   whose LAST line is ``requests=.. ok=.. failed=.. p50_ms=.. p99_ms=..
@@ -617,6 +617,15 @@ def write_json(path, result):
 def main(argv=None):
     args = parse_args(argv)
     api_key = os.environ.get("LOADGEN_API_KEY", "").strip() or None
+    key_file = os.environ.get("LOADGEN_API_KEY_FILE")
+    if not api_key and key_file:
+        # A 0600 file (e.g. the router's own key file): keeps the key out of every command line.
+        try:
+            with open(key_file) as handle:
+                api_key = handle.read().strip() or None
+        except OSError as exc:
+            sys.stderr.write("sglang_loadgen: cannot read LOADGEN_API_KEY_FILE %s: %s\n" % (key_file, exc))
+            return 2
     gen = LoadGen(args, api_key=api_key)
 
     def on_signal(signum, _frame):

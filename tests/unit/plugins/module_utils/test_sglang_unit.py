@@ -85,3 +85,11 @@ def test_container_runtime_ignores_the_other_runtimes_settings():
     argv = runtime_argv(NODE, "container", python="/usr/bin/python3", emulator="/x.py", image="img:1",
                         container_name="sglang-g")
     assert "/usr/bin/python3" not in argv and argv[argv.index("img:1") + 1:] == NODE["argv"]
+
+
+def test_redact_masks_every_secret_longest_first():
+    from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_secrets import redact
+    text = "server_args=ServerArgs(api_key='sk-abc123', admin_api_key='sk-abc123-admin')"
+    out = redact(text, ["sk-abc123", "sk-abc123-admin", "", None])
+    assert "sk-abc" not in out and out.count("********") == 2
+    assert redact("key abc", ["abc"]) == "key abc"  # too short to be a real key: left alone
