@@ -46,7 +46,7 @@ def main():
     targets = list(hostvars)
     times = []
     plan = None
-    for _ in range(opts.repeat):
+    for _run in range(opts.repeat):
         start = time.perf_counter()
         plan = plan_fleet(groups, hostvars, targets)
         times.append(time.perf_counter() - start)

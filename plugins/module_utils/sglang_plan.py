@@ -473,7 +473,8 @@ def plan_fleet(model_groups, hostvars, targets=None):
     duplicated = set(h for h in member_of if sum(h in hs for hs in model_groups.values()) > 1)
     for group, hosts in model_groups.items():
         if not hosts:
-            problems.append("group %s: has no hosts; add its nodes or remove the empty group" % group)
+            # An empty group serves nothing and breaks nothing (e.g. hosts commented out).
+            warnings.append("group %s has no hosts; it is not planned" % group)
             continue
         if duplicated.intersection(hosts):
             continue

@@ -248,3 +248,10 @@ def test_no_model_groups():
 def test_table_lists_every_node():
     table = format_table(plan_fleet(*fleet(n_groups=2)))
     assert "g1-n1" in table and "10.0.1.1:20000" in table and "sglang.launch_server" in table
+
+
+def test_an_empty_group_is_skipped_with_a_warning():
+    groups, hv = fleet()
+    groups["spare"] = []
+    plan = plan_fleet(groups, hv)
+    assert "spare" not in plan["groups"] and any("spare has no hosts" in w for w in plan["warnings"])

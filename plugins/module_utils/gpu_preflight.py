@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""GPU preflight: does a host's hardware fit what its model group expects?
+
+``host_problems`` judges one host's facts (the ``ansible_facts`` gpufleet.sglang.gpu_facts
+returns) against expectations; ``group_problems`` compares the hosts of one model group with
+each other (driver/CUDA versions, GPU model and count). Both return a list of messages, each
+naming the host (and GPU index and PCI bus id), what was measured, what was expected and the
+fix; an empty list means ready.
+"""
+
+from __future__ import annotations
+
+# Expectations and their defaults (the module's options and the role variables use these names).
+DEFAULTS = {
+    "expected_gpu_count": None,           # int; None: not checked
+    "expected_models": [],                # substrings; every GPU's name must contain one (case-insensitive)
+    "min_memory_mib": None,               # per GPU
+    "expected_driver_version": None,      # exact, or a dotted prefix ("580" matches "580.159.04")
+    "expected_cuda_version": None,        # same rule
+    "require_persistence": True,
+    "require_ecc_enabled": True,
+    "max_uncorrectable_ecc": 0,           # volatile (since the driver loaded)
+    "max_uncorrectable_ecc_aggregate": None,  # lifetime; None: not checked
+    "allow_pending_remaps": False,
+    "require_pcie_max_width": True,
+    "require_pcie_max_gen": False,        # the generation drops at idle to save power: off by default
+    "require_nvlinks_active": True,
+    "require_fabric_completed": True,     # on NVSwitch systems
+    "nvswitch_system": None,              # None: derived from the facts (a GPU reports a fabric state)
+    "fabric_manager_active": None,        # None: not checked; the caller fills it from service facts
+    "forbidden_clocks_event_reasons": ["hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown",
+                                       "sw_thermal_slowdown"],
+    "allow_mig": False,
+}
+
+FACT_KEYS = ("gpufleet_gpus", "gpufleet_gpu_driver")
+
+
+class PreflightError(ValueError):
+    """The facts or expectations handed in cannot be judged."""
+
+
+def version_matches(found, expected):
+    """True when ``found`` equals ``expected`` or starts with it at a dot boundary."""
+    if expected is None:
+        return True
+    if found is None:
+        return False
+    found, expected = str(found), str(expected).strip()
+    return found == expected or found.startswith(expected + ".")
+
+
+def expectations(given=None):
+    """DEFAULTS overlaid with the non-None values of ``given``; unknown names are refused."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise PreflightError("unknown GPU preflight expectation(s) %s; known: %s"
+                             % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    merged = dict(DEFAULTS)
+    merged.update((key, value) for key, value in given.items() if value is not None)
+    if isinstance(merged["expected_models"], str):
+        merged["expected_models"] = [merged["expected_models"]]
+    return merged
+
+
+def check_facts(host, facts):
+    """The facts dict, checked for the keys gpu_facts sets; PreflightError naming the host otherwise."""
+    if not isinstance(facts, dict) or not all(key in facts for key in FACT_KEYS):
+        have = sorted(facts) if isinstance(facts, dict) else type(facts).__name__
+        raise PreflightError(
+            "%s: no GPU facts to judge (need %s, got %s). Fix: run gpufleet.sglang.gpu_facts on the host first "
+            "and pass its ansible_facts (or let gpu_preflight run nvidia-smi itself)"
+            % (host, " and ".join(FACT_KEYS), have))
+    if not isinstance(facts["gpufleet_gpus"], list):
+        raise PreflightError("%s: gpufleet_gpus must be a list of GPUs, got %s"
+                             % (host, type(facts["gpufleet_gpus"]).__name__))
+    return facts
+
+
+def _where(host, gpu):
+    return "%s GPU %s (%s)" % (host, gpu.get("index"), gpu.get("pci_bus_id") or gpu.get("uuid") or "?")
+
+
+def _gpu_problems(host, gpu, want, nvswitch):
+    where = _where(host, gpu)
+    problems = []
+    name = gpu.get("name") or ""
+    models = want["expected_models"]
+    if models and not any(model.lower() in name.lower() for model in models):
+        problems.append("%s: model %r matches none of the expected %s. Fix: put the host in a group of its GPU "
+                        "model, or correct expected_models." % (where, name, models))
+    memory = gpu.get("memory_total_mib")
+    if want["min_memory_mib"] is not None and (memory is None or memory < want["min_memory_mib"]):
+        problems.append("%s: %s MiB of GPU memory, expected at least %s MiB. Fix: a GPU of the group's model "
+                        "(or correct min_memory_mib)." % (where, memory, want["min_memory_mib"]))
+    if want["require_persistence"] and gpu.get("persistence_mode") is not True:
+        problems.append("%s: persistence mode is %s, expected Enabled. Fix: systemctl enable --now "
+                        "nvidia-persistenced (or nvidia-smi -pm 1)."
+                        % (where, {False: "Disabled", None: "not reported"}[gpu.get("persistence_mode")]))
+    ecc = gpu.get("ecc") or {}
+    if want["require_ecc_enabled"]:
+        if ecc.get("mode_current") != "Enabled":
+            problems.append("%s: ECC is %s, expected Enabled. Fix: nvidia-smi -i %s -e 1, then reboot."
+                            % (where, ecc.get("mode_current") or "not reported", gpu.get("index")))
+        elif ecc.get("mode_pending") not in (None, "Enabled"):
+            problems.append("%s: ECC pending mode is %s (current Enabled): the next reboot turns ECC off. Fix: "
+                            "nvidia-smi -i %s -e 1." % (where, ecc.get("mode_pending"), gpu.get("index")))
+    volatile = ecc.get("uncorrectable_volatile")
+    if volatile is not None and volatile > want["max_uncorrectable_ecc"]:
+        problems.append("%s: %s uncorrectable ECC error(s) since the driver loaded, at most %s allowed. Fix: drain "
+                        "the host, read nvidia-smi -q -d ECC,ROW_REMAPPER and the kernel log (Xid 48/63/64/94/95); "
+                        "reset the GPU (nvidia-smi -r) or reboot, and replace it if the errors come back."
+                        % (where, volatile, want["max_uncorrectable_ecc"]))
+    aggregate = ecc.get("uncorrectable_aggregate")
+    if (want["max_uncorrectable_ecc_aggregate"] is not None and aggregate is not None
+            and aggregate > want["max_uncorrectable_ecc_aggregate"]):
+        problems.append("%s: %s uncorrectable ECC error(s) over the GPU's life, at most %s allowed. Fix: have the "
+                        "GPU checked (field diagnostics / RMA)."
+                        % (where, aggregate, want["max_uncorrectable_ecc_aggregate"]))
+    remap = gpu.get("remapped_rows") or {}
+    if remap.get("failure"):
+        problems.append("%s: row remapping failed (no spare rows left). Fix: take the host out of service and "
+                        "replace the GPU (RMA)." % where)
+    if remap.get("pending") and not want["allow_pending_remaps"]:
+        problems.append("%s: a row remap is pending (%s uncorrectable row(s) remapped). Fix: reset the GPU "
+                        "(nvidia-smi -r -i %s, with nothing running on it) or reboot to apply it."
+                        % (where, remap.get("uncorrectable"), gpu.get("index")))
+    pcie = gpu.get("pcie") or {}
+    if (want["require_pcie_max_width"] and pcie.get("width_current") is not None
+            and pcie.get("width_max") is not None and pcie["width_current"] < pcie["width_max"]):
+        problems.append("%s: PCIe link x%s, the link can do x%s (width does not drop at idle). Fix: reseat the GPU "
+                        "or its riser/cable, check the slot; replace if it stays degraded."
+                        % (where, pcie["width_current"], pcie["width_max"]))
+    if (want["require_pcie_max_gen"] and pcie.get("gen_current") is not None
+            and pcie.get("gen_max") is not None and pcie["gen_current"] < pcie["gen_max"]):
+        problems.append("%s: PCIe gen %s, the link can do gen %s. Fix: measure under load (the generation drops at "
+                        "idle), check BIOS PCIe settings and the riser."
+                        % (where, pcie["gen_current"], pcie["gen_max"]))
+    forbidden = set(want["forbidden_clocks_event_reasons"] or ())
+    active = [reason for reason in (gpu.get("clocks_event_reasons") or []) if reason in forbidden]
+    if active:
+        problems.append("%s: clocks held back by %s. Fix: check cooling, power supply and power brake signals "
+                        "(nvidia-smi -q -d PERFORMANCE,TEMPERATURE,POWER)." % (where, ", ".join(active)))
+    nvlink = gpu.get("nvlink")
+    if want["require_nvlinks_active"] and nvlink:
+        if nvlink.get("inactive_links") or nvlink.get("all_inactive"):
+            problems.append("%s: NVLink link(s) %s inactive (%s of %s active). Fix: check nvidia-smi nvlink -e and "
+                            "the kernel log (Xid 74); reset the GPU or power-cycle the host; replace the GPU or "
+                            "baseboard if links stay down."
+                            % (where, ", ".join(str(link) for link in nvlink.get("inactive_links") or []) or "all",
+                               nvlink.get("active"), nvlink.get("total")))
+    fabric = gpu.get("fabric") or {}
+    if nvswitch and want["require_fabric_completed"] and (fabric.get("state") != "Completed"
+                                                          or fabric.get("status") != "Success"):
+        problems.append("%s: NVLink fabric state %s / status %s, expected Completed / Success. Fix: run "
+                        "nvidia-fabricmanager at exactly the driver's version (systemctl enable --now "
+                        "nvidia-fabricmanager; journalctl -u nvidia-fabricmanager); CUDA fails with error 802 "
+                        "until the fabric is up." % (where, fabric.get("state") or "not reported",
+                                                     fabric.get("status") or "not reported"))
+    if not want["allow_mig"] and gpu.get("mig_mode") == "Enabled":
+        problems.append("%s: MIG mode is Enabled; SGLang needs whole GPUs. Fix: nvidia-smi -i %s -mig 0, then "
+                        "reset the GPU." % (where, gpu.get("index")))
+    return problems
+
+
+def is_nvswitch_system(facts, want):
+    """The caller's word when given, else: does any GPU report an NVLink fabric state."""
+    if want["nvswitch_system"] is not None:
+        return bool(want["nvswitch_system"])
+    return any((gpu.get("fabric") or {}).get("state") is not None for gpu in facts["gpufleet_gpus"])
+
+
+def host_problems(host, facts, given=None):
+    """Problems of one host's GPUs against the expectations (see DEFAULTS)."""
+    want = expectations(given)
+    facts = check_facts(host, facts)
+    gpus = facts["gpufleet_gpus"]
+    driver = facts.get("gpufleet_gpu_driver") or {}
+    problems = []
+    count = want["expected_gpu_count"]
+    if count is not None and len(gpus) != count:
+        problems.append("%s: %s GPU(s) visible, expected %s. Fix: compare nvidia-smi -L with lspci -d 10de:, look "
+                        "for Xid 79 (fell off the bus) in the kernel log, reseat or replace; or correct "
+                        "expected_gpu_count." % (host, len(gpus), count))
+    if not version_matches(driver.get("driver_version"), want["expected_driver_version"]):
+        problems.append("%s: NVIDIA driver %s, expected %s. Fix: install the pinned driver version and reboot."
+                        % (host, driver.get("driver_version") or "not reported", want["expected_driver_version"]))
+    if not version_matches(driver.get("cuda_version"), want["expected_cuda_version"]):
+        problems.append("%s: driver's CUDA version %s, expected %s. Fix: install the driver branch that provides "
+                        "it." % (host, driver.get("cuda_version") or "not reported", want["expected_cuda_version"]))
+    nvswitch = is_nvswitch_system(facts, want)
+    if nvswitch and want["fabric_manager_active"] is False:
+        problems.append("%s: NVSwitch system but nvidia-fabricmanager is not active. Fix: install "
+                        "nvidia-fabricmanager at exactly driver version %s and systemctl enable --now "
+                        "nvidia-fabricmanager." % (host, driver.get("driver_version") or "(unknown)"))
+    for gpu in gpus:
+        problems.extend(_gpu_problems(host, gpu, want, nvswitch))
+    return problems
+
+
+def _identity(facts):
+    driver = facts.get("gpufleet_gpu_driver") or {}
+    gpus = facts.get("gpufleet_gpus") or []
+    return {
+        "driver version": driver.get("driver_version"),
+        "CUDA version": driver.get("cuda_version"),
+        "GPU model": ", ".join(sorted(set(str(gpu.get("name")) for gpu in gpus))) or None,
+        "GPU count": len(gpus),
+    }
+
+
+_PARITY_FIX = {
+    "driver version": "pin one driver version for the whole group and converge every host",
+    "CUDA version": "pin one driver branch for the whole group (the CUDA version comes with the driver)",
+    "GPU model": "a model group needs one GPU model; move the host to a group of its model",
+    "GPU count": "every host of a group needs the same GPU count; see the host's own preflight",
+}
+
+
+def group_problems(group, hosts_facts):
+    """Parity of one model group: ``hosts_facts`` is [(host, facts), ...] in rank order.
+
+    Every host is compared with the first host that has facts; one message per differing
+    value, naming the host, both values and the fix. A host without facts is a problem too.
+    """
+    problems = []
+    reference = None
+    for host, facts in hosts_facts:
+        try:
+            check_facts(host, facts)
+        except PreflightError as exc:
+            problems.append("group %s: %s" % (group, exc))
+            continue
+        identity = _identity(facts)
+        if reference is None:
+            reference = (host, identity)
+            continue
+        for key, value in identity.items():
+            if value != reference[1][key]:
+                problems.append("group %s: host %s has %s %s, but %s has %s. Fix: %s."
+                                % (group, host, key, value, reference[0], reference[1][key], _PARITY_FIX[key]))
+    return problems
