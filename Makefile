@@ -18,7 +18,7 @@ ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
 export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
 
 .PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint sanity unit \
-        molecule build bench-plan bench-rollout demo demo-down clean
+        molecule build bench-plan bench-rollout bench-weights demo demo-down clean
 
 help:
 	@echo "make test        everything CI runs: deps, lint, sanity, unit, real-parser, molecule"
@@ -26,6 +26,7 @@ help:
 	@echo "make demo-down   remove the demo fleet"
 	@echo "make bench-rollout  the demo's rollout under load; prints requests/failed/rollout_s/overhead"
 	@echo "make bench-plan  plan a generated 1,000-host fleet and print figures"
+	@echo "make bench-weights  8-node weight fan-out vs every node pulling, over shaped links"
 	@echo "make build       ansible-galaxy collection build (tests/molecule excluded)"
 
 test: host-deps venv sglang-parser test-image lint sanity unit molecule
@@ -81,6 +82,9 @@ build: venv
 
 bench-plan: venv
 	$(BIN)/python benchmarks/bench_plan.py
+
+bench-weights: host-deps venv test-image
+	$(BIN)/python benchmarks/bench_weights.py
 
 DEMO_DEPS := host-deps venv test-image router-wheels
 
