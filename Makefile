@@ -72,10 +72,7 @@ unit: venv sglang-parser
 	pytest -q tests/unit tests/sglang_parser
 
 molecule: venv test-image router-wheels
-	@for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
-	done
+	tools/molecule-all.sh $(SCENARIOS)
 
 build: venv
 	ansible-galaxy collection build --force --output-path .cache/dist

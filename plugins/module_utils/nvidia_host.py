@@ -1,0 +1,361 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NVIDIA host stack decisions: which driver and fabric-manager versions to install, whether they
+match, whether this is an NVSwitch system, and whether a reboot is due.
+
+Plain functions, no Ansible objects: the module ``nvidia_host_state`` passes a ``run`` callable
+(argv -> (rc, stdout, stderr)) and a ``read`` callable (path -> text or None).
+
+Versions come in package-manager shapes: Debian ``580.159.04-1`` / ``1:580.159.04-0ubuntu1``, RPM
+``3:580.159.04-1.el9``. The driver's own version (what ``/sys/module/nvidia/version`` and
+``nvidia-smi`` print, and what the fabric manager must equal) is the upstream part ``580.159.04``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+
+NVIDIA_PCI_VENDOR = "0x10de"
+# NVSwitch chips enumerate as PCI class 0x0680 ("bridge: other"); GPUs are 0x0300 / 0x0302.
+NVSWITCH_PCI_CLASS_PREFIX = "0x0680"
+
+
+def upstream_version(version):
+    """'1:580.159.04-1' -> '580.159.04'; '3:575.51-1.fc41' -> '575.51'; '' / None -> ''."""
+    if not version:
+        return ""
+    version = version.strip()
+    if ":" in version:
+        version = version.split(":", 1)[1]
+    return version.split("-", 1)[0]
+
+
+def branch_of(version):
+    """'580.159.04' -> '580'."""
+    up = upstream_version(version)
+    return up.split(".", 1)[0] if up else ""
+
+
+def version_key(version):
+    """Sort key comparing dotted numbers numerically: 580.95.05 < 580.159.04 (a string sort says otherwise)."""
+    key = []
+    for part in re.split(r"[.\-:~+]", version or ""):
+        key.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+    return tuple(key)
+
+
+def same_version(wanted, full):
+    """Does a requested version (upstream '580.159.04' or full '580.159.04-1') name the package version full?"""
+    wanted = (wanted or "").strip()
+    if not wanted:
+        return False
+    if wanted == full or wanted == full.split(":", 1)[-1]:
+        return True
+    return "-" not in wanted.split(":", 1)[-1] and upstream_version(full) == upstream_version(wanted)
+
+
+# --------------------------------------------------------------------------- package managers
+
+def parse_madison(text):
+    """`apt-cache madison PKG` -> the distinct versions, in the order listed.
+
+    Lines look like ' nvidia-open-580 | 580.159.04-1 | https://host/path  Packages'."""
+    versions = []
+    for line in (text or "").splitlines():
+        cols = [c.strip() for c in line.split("|")]
+        if len(cols) >= 3 and cols[1] and cols[1] not in versions:
+            versions.append(cols[1])
+    return versions
+
+
+def parse_dpkg_query(text):
+    """`dpkg-query -W -f '${db:Status-Abbrev}|${Version}\\n' PKG` -> installed version or None.
+
+    The status abbreviation's second letter is the current state: 'i' installed ('ii', 'hi' held)."""
+    for line in (text or "").splitlines():
+        status, _sep, version = line.partition("|")
+        status = status.strip()
+        if len(status) >= 2 and status[1] == "i" and version.strip():
+            return version.strip()
+    return None
+
+
+def parse_rpm_versions(text):
+    """Lines of `VERSION-RELEASE` (rpm -q / dnf repoquery --qf) -> distinct versions; skips
+    'package X is not installed' and blank lines."""
+    versions = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or " " in line:
+            continue
+        if line not in versions:
+            versions.append(line)
+    return versions
+
+
+def install_spec(package_manager, package, version):
+    """The argument the package module needs to install exactly this version."""
+    if not version:
+        return package
+    if package_manager == "apt":
+        return "%s=%s" % (package, version)
+    return "%s-%s" % (package, version.split(":", 1)[-1])
+
+
+def query_available(run, package_manager, package):
+    if package_manager == "apt":
+        rc, out, _err = run(["apt-cache", "madison", package])
+        return parse_madison(out) if rc == 0 else []
+    rc, out, _err = run(["dnf", "--quiet", "repoquery", "--available", "--queryformat", "%{version}-%{release}\\n", package])
+    return parse_rpm_versions(out) if rc == 0 else []
+
+
+def query_installed(run, package_manager, package):
+    if package_manager == "apt":
+        rc, out, _err = run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Version}\\n", package])
+        return parse_dpkg_query(out) if rc == 0 else None
+    rc, out, _err = run(["rpm", "-q", "--queryformat", "%{VERSION}-%{RELEASE}\\n", package])
+    versions = parse_rpm_versions(out) if rc == 0 else []
+    return versions[0] if versions else None
+
+
+# --------------------------------------------------------------------------- choosing versions
+
+def choose_driver(branch, wanted, installed, available):
+    """Pick the driver package version to converge to, or explain why none fits.
+
+    wanted set: exactly that version (upstream or full), which must be in the branch and available
+    (or already installed). Unset: keep an installed version of the branch (a held driver is not
+    upgraded behind the operator's back), else the newest available of the branch.
+    Returns (full_version or None, problem or None)."""
+    branch = str(branch)
+    in_branch = sorted((v for v in available if branch_of(v) == branch), key=version_key)
+    if wanted:
+        if branch_of(wanted) != branch:
+            return None, ("nvidia_host_driver_version %s is not in branch %s (nvidia_host_driver_branch): "
+                          "set both to the same branch" % (wanted, branch))
+        for candidate in reversed(in_branch):
+            if same_version(wanted, candidate):
+                return candidate, None
+        if installed and same_version(wanted, installed):
+            return installed, None
+        return None, ("driver version %s is not in the configured repositories (branch %s offers: %s): "
+                      "fix the repository/mirror or choose an offered version in nvidia_host_driver_version"
+                      % (wanted, branch, ", ".join(in_branch) or "nothing"))
+    if installed and branch_of(installed) == branch:
+        return installed, None
+    if in_branch:
+        return in_branch[-1], None
+    return None, ("no driver of branch %s in the configured repositories: check nvidia_host_cuda_repo_url "
+                  "and nvidia_host_driver_branch" % branch)
+
+
+def choose_fabricmanager(driver_version, wanted, available, installed, package):
+    """The fabric manager must be exactly the driver's version (a mismatch is CUDA error 802).
+
+    Returns (full_version or None, problem or None)."""
+    driver_up = upstream_version(driver_version)
+    if wanted and upstream_version(wanted) != driver_up:
+        return None, ("fabric manager version %s (nvidia_host_fabricmanager_version) does not match the driver "
+                      "version %s: on NVSwitch systems they must be identical (else CUDA error 802, 'system not "
+                      "yet initialized'); fix: unset nvidia_host_fabricmanager_version (it follows the driver) or "
+                      "set it to %s" % (upstream_version(wanted), driver_up, driver_up))
+    matching = sorted((v for v in available if upstream_version(v) == driver_up), key=version_key)
+    if wanted:
+        exact = [v for v in matching if same_version(wanted, v)]
+        matching = exact or matching
+    if matching:
+        return matching[-1], None
+    if installed and upstream_version(installed) == driver_up:
+        return installed, None
+    offered = ", ".join(sorted(available, key=version_key)) or "nothing"
+    return None, ("%s %s is not in the configured repositories (offered: %s): the fabric manager must equal the "
+                  "driver version %s exactly; fix: mirror %s %s or choose a driver version that has one "
+                  "(nvidia_host_driver_version)" % (package, driver_up, offered, driver_up, package, driver_up))
+
+
+def installed_mismatch(driver_installed, fm_installed, fm_package):
+    """A problem when both are installed with different versions (checked after installing)."""
+    if driver_installed and fm_installed and upstream_version(driver_installed) != upstream_version(fm_installed):
+        return ("%s %s is installed but the driver is %s: they must be identical on NVSwitch systems (else CUDA "
+                "error 802); fix: re-run with the fabric manager enabled so it follows the driver, or install "
+                "%s=%s" % (fm_package, upstream_version(fm_installed), upstream_version(driver_installed),
+                           fm_package, upstream_version(driver_installed)))
+    return None
+
+
+# --------------------------------------------------------------------------- NVSwitch detection
+
+def fabric_states_from_xml(xml_text):
+    """`nvidia-smi -q -x` -> list of per-GPU fabric states ('Completed', 'In Progress', 'N/A', ...)."""
+    states = []
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return states
+    for gpu in root.findall("gpu"):
+        state = gpu.findtext("fabric/state")
+        states.append((state or "N/A").strip())
+    return states
+
+
+def nvswitch_from_fabric_states(states):
+    """Any GPU with a fabric state other than N/A takes part in an NVSwitch fabric."""
+    return any(s and s.upper() not in ("N/A", "NOT SUPPORTED", "[N/A]") for s in states)
+
+
+def nvidia_pci_devices(pci_root, listdir=os.listdir, read=None):
+    """NVIDIA PCI devices under /sys/bus/pci/devices: (nvswitches, others), lists of PCI addresses.
+
+    NVSwitch chips are vendor 0x10de with class 0x0680xx; GPUs are 0x0300xx / 0x0302xx."""
+    read = read or _read_text
+    switches, others = [], []
+    try:
+        entries = sorted(listdir(pci_root))
+    except OSError:
+        return switches, others
+    for entry in entries:
+        base = os.path.join(pci_root, entry)
+        vendor = (read(os.path.join(base, "vendor")) or "").strip().lower()
+        if vendor != NVIDIA_PCI_VENDOR:
+            continue
+        klass = (read(os.path.join(base, "class")) or "").strip().lower()
+        (switches if klass.startswith(NVSWITCH_PCI_CLASS_PREFIX) else others).append(entry)
+    return switches, others
+
+
+def nvswitch_pci_devices(pci_root, listdir=os.listdir, read=None):
+    """PCI addresses of NVIDIA NVSwitch devices."""
+    return nvidia_pci_devices(pci_root, listdir=listdir, read=read)[0]
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except (IOError, OSError):
+        return None
+
+
+# --------------------------------------------------------------------------- reboot
+
+def reboot_decision(driver_changed, installed_version, loaded_version):
+    """Reboot only when the driver changed (this run, or an earlier run left a reboot pending) AND the
+    loaded kernel module is not the installed version. Returns (required, reason)."""
+    installed = upstream_version(installed_version)
+    loaded = (loaded_version or "").strip()
+    if not installed:
+        return False, "no driver installed"
+    if loaded == installed:
+        return False, "loaded kernel module %s matches the installed driver" % loaded
+    if not driver_changed:
+        return False, ("loaded kernel module %s differs from the installed driver %s, but the driver did not "
+                       "change: no reboot (re-run after fixing the module load)" % (loaded or "none", installed))
+    return True, "driver changed to %s; loaded kernel module is %s" % (installed, loaded or "none (not loaded)")
+
+
+# --------------------------------------------------------------------------- one host
+
+def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir):
+    """Everything the role needs for one host, as a plain dict (the module's return values).
+
+    params: package_manager (apt|dnf), driver_package, driver_branch, driver_version,
+    fabricmanager (auto|enabled|disabled), fabricmanager_package, fabricmanager_version, driver_changed,
+    module_version_file, nvidia_smi_path, pci_devices_path."""
+    pm = params["package_manager"]
+    problems = []
+
+    drv_pkg = params["driver_package"]
+    drv_installed = query_installed(run, pm, drv_pkg)
+    drv_available = query_available(run, pm, drv_pkg)
+    drv_target, problem = choose_driver(params["driver_branch"], params.get("driver_version") or "",
+                                        drv_installed, drv_available)
+    if problem:
+        problems.append(problem)
+
+    nvswitch = detect_nvswitch(run, params, path_exists, listdir, read)
+    mode = params.get("fabricmanager") or "auto"
+    fm_required = mode == "enabled" or (mode == "auto" and nvswitch["detected"])
+
+    fm_pkg = params.get("fabricmanager_package") or ""
+    notices = []
+    fm = {"package": fm_pkg, "required": fm_required, "installed": None, "target": None,
+          "install_spec": None, "available": []}
+    if fm_pkg:
+        fm["installed"] = query_installed(run, pm, fm_pkg)
+        if fm_required:
+            fm["available"] = query_available(run, pm, fm_pkg)
+            if drv_target:
+                fm_target, problem = choose_fabricmanager(drv_target, params.get("fabricmanager_version") or "",
+                                                          fm["available"], fm["installed"], fm_pkg)
+                if problem:
+                    problems.append(problem)
+                fm["target"] = fm_target
+                fm["install_spec"] = install_spec(pm, fm_pkg, fm_target) if fm_target else None
+        # Installed versions that differ and that this run will not bring together.
+        mismatch = installed_mismatch(drv_installed, fm["installed"], fm_pkg)
+        converges = fm_required and fm["target"] and drv_target
+        if mismatch and not converges:
+            (problems if fm_required else notices).append(mismatch)
+    elif fm_required:
+        problems.append("this host needs the NVIDIA fabric manager (%s) but no package name is known for it: set "
+                        "nvidia_host_fabricmanager_package" % ("forced" if mode == "enabled" else "NVSwitch detected"))
+
+    loaded = read(params["module_version_file"])
+    loaded = loaded.strip() if loaded else None
+    required, reason = reboot_decision(bool(params.get("driver_changed")), drv_installed, loaded)
+
+    return {
+        "package_manager": pm,
+        "driver": {
+            "package": drv_pkg,
+            "branch": str(params["driver_branch"]),
+            "installed": drv_installed,
+            "installed_version": upstream_version(drv_installed) or None,
+            "target": drv_target,
+            "target_version": upstream_version(drv_target) or None,
+            "install_spec": install_spec(pm, drv_pkg, drv_target) if drv_target else None,
+            "available": sorted(drv_available, key=version_key),
+        },
+        "fabricmanager": fm,
+        "nvswitch": nvswitch,
+        "loaded_module_version": loaded,
+        "reboot_required": required,
+        "reboot_reason": reason,
+        "problems": problems,
+        "notices": notices,
+    }
+
+
+def detect_nvswitch(run, params, path_exists=os.path.exists, listdir=os.listdir, read=None):
+    """Does this OS see NVSwitch chips, i.e. must it run the fabric manager?
+
+    The PCI bus decides (it works before the driver is loaded): NVSwitch devices present means yes;
+    NVIDIA GPUs without them means no, even when nvidia-smi reports a fabric state -- that is a VM
+    given GPUs of an HGX board whose NVSwitches (and fabric manager) the hypervisor keeps. Only when
+    the PCI bus shows no NVIDIA device at all (no sysfs view) does nvidia-smi's fabric state decide."""
+    switches, others = nvidia_pci_devices(params.get("pci_devices_path") or "/sys/bus/pci/devices",
+                                          listdir=listdir, read=read)
+    states = []
+    smi = params.get("nvidia_smi_path")
+    if smi and path_exists(smi):
+        rc, out, _err = run([smi, "-q", "-x"])
+        if rc == 0:
+            states = fabric_states_from_xml(out)
+    if switches:
+        detected, evidence = True, "%d NVSwitch PCI device(s)" % len(switches)
+    elif others:
+        detected, evidence = False, "NVIDIA PCI devices but no NVSwitch"
+    else:
+        detected = nvswitch_from_fabric_states(states)
+        evidence = "no NVIDIA PCI device visible; nvidia-smi fabric state: %s" % (", ".join(states) or "none")
+    return {
+        "detected": detected,
+        "evidence": evidence,
+        "pci_devices": switches,
+        "pci_other_nvidia_devices": others,
+        "fabric_states": states,
+    }
