@@ -28,16 +28,14 @@ options:
       - Path of C(nvidia-smi). Default is the one found on C(PATH) (and the sbin directories).
       - Tests point it at a stand-in that prints real captures.
     type: path
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation
-      indicates no change.
     support: full
 notes:
   - Values nvidia-smi reports as C(N/A) or C(Not Supported) are C(null).

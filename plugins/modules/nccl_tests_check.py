@@ -95,16 +95,14 @@ options:
   report_name:
     description: Base name of the report files; default C(node_<host>_<collective>) or C(group_<group>_<collective>).
     type: str
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation
-      indicates no change.
     support: full
 notes:
   - The reports depend only on the run's output, so judging the same output twice changes nothing.

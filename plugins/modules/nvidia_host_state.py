@@ -70,16 +70,14 @@ options:
     description: sysfs directory of PCI devices scanned for NVSwitch chips.
     type: path
     default: /sys/bus/pci/devices
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation
-      indicates no change.
     support: full
 notes:
   - Returns RV(problems) instead of failing, so a role can fail with the host name and the fix.

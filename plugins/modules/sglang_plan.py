@@ -35,16 +35,15 @@ options:
   plan_out:
     description: Path on the controller where the plan is written as JSON (atomically, mode 0644).
     type: path
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Planning changes nothing; O(plan_out) is a report and is written in check mode too.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.

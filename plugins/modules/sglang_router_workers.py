@@ -49,16 +49,14 @@ options:
   worker_api_key:
     description: API key of the SGLang workers, handed to the router with each worker it adds.
     type: str
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation
-      indicates no change.
     support: full
 """
 

@@ -46,16 +46,15 @@ options:
   api_key:
     description: SGLang API key, sent as a bearer token.
     type: str
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; in check mode it probes once instead of waiting.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """
 
