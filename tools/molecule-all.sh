@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every molecule scenario, in two lanes: the scenarios on the shared base
 # network (gpufleet-test: default, fleet) one after another in lane 1, the
-# scenarios with their own network and host names in lane 2. Each scenario's
+# scenarios with their own network and host names spread over both lanes. Each scenario's
 # output goes to .cache/molecule/<scenario>.log; a failing scenario's tail is
 # printed. Exits non-zero if any scenario failed.
 #   tools/molecule-all.sh [scenario ...]     (default: every molecule/*/)
@@ -15,9 +15,17 @@ scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
   for f in molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$f")")"); done
 fi
-lane1=() lane2=()
+# Scenarios on the shared base network must not overlap: all in lane 1. The
+# others (own network and host names) alternate, lane 2 first, to balance.
+lane1=() lane2=() turn=2
 for s in "${scenarios[@]}"; do
-  if grep -q 'gpufleet-test-' "molecule/$s/molecule.yml"; then lane2+=("$s"); else lane1+=("$s"); fi
+  if ! grep -q 'gpufleet-test-' "molecule/$s/molecule.yml"; then
+    lane1+=("$s")
+  elif [ $turn -eq 2 ]; then
+    lane2+=("$s"); turn=1
+  else
+    lane1+=("$s"); turn=2
+  fi
 done
 
 run_lane() {
