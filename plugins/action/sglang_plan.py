@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils.atomic_file import write_atomic
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import (
     DEFAULTS,
     HOST_LEVEL_VARS,
@@ -28,19 +28,7 @@ _READ_VARS = tuple(v for v in DEFAULTS if v != "sglang_has_secrets") + HOST_LEVE
 
 def _write_json_atomic(path, data):
     path = os.path.abspath(os.path.expanduser(path))
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"), 0o644)
 
 
 def _plain(value):

@@ -37,8 +37,9 @@ import math
 import os
 import re
 import struct
-import tempfile
 import zlib
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.atomic_file import write_atomic
 
 GIB = 1024 ** 3
 JSON_FORMAT_VERSION = 3
@@ -1133,17 +1134,7 @@ def _write_if_changed(path, data, check_mode, mode=0o644):
         return False
     if check_mode:
         return True
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".nccl-report-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data, mode)
     return True
 
 
