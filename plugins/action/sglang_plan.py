@@ -21,8 +21,13 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import
     format_table,
     plan_fleet,
 )
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router import router_problems
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router_catalog import SMG_FLAGS
 
 _SECRET_VARS = ("sglang_api_key", "sglang_admin_api_key")
+# Read from the router hosts for gpufleet.sglang.sglang_router's migration and key checks.
+_ROUTER_VARS = ("sglang_router_version", "sglang_router_extra_args", "sglang_router_api_key",
+                "sglang_router_admin_api_key")
 _READ_VARS = tuple(v for v in DEFAULTS if v != "sglang_has_secrets") + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
 
 
@@ -89,11 +94,27 @@ class ActionModule(ActionBase):
             collected[host]["sglang_has_secrets"] = any(
                 bool(hv.get(var)) for var in _SECRET_VARS if var in hv)
 
+        # Router hosts: variables written for sglang-router fail here, before any host changes.
+        routers = {}
+        if "sglang_routers" in inventory.groups:
+            for host in inventory.groups["sglang_routers"].get_hosts():
+                hv = hostvars[host.name]
+                routers[host.name] = dict((var, _plain(hv[var])) for var in _ROUTER_VARS if var in hv)
+        if routers:
+            group_keys = dict((g, [_plain(hostvars[h].get("sglang_api_key") or "") for h in hosts])
+                              for g, hosts in model_groups.items())
+            router_found = router_problems(routers, group_keys, SMG_FLAGS)
+        else:
+            router_found = []
+
         try:
             if problems:
                 raise PlanError(problems)
             plan = plan_fleet(model_groups, collected, targets)
+            if router_found:
+                raise PlanError([])
         except PlanError as exc:
+            exc.problems = list(exc.problems) + router_found
             result.update(failed=True, problems=exc.problems)
             result["msg"] = "SGLang plan has %d problem(s), nothing was changed:\n- %s" % (
                 len(exc.problems), "\n- ".join(exc.problems))

@@ -8,11 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: sglang_router_workers
-short_description: Add or remove the workers of a running sglang-router
+short_description: Add or remove the workers of a running Shepherd Model Gateway (smg)
 version_added: 0.1.0
 description:
-  - Changes the worker list of an C(sglang-router) through its HTTP API (C(POST /workers), C(DELETE /workers/{url})),
-    and confirms each change in C(GET /workers) before the next one (the router queues changes).
+  - Changes the worker list of the Shepherd Model Gateway (C(smg) 1.13.0) through its admin API
+    (C(POST /workers) answered 202 with a C(worker_id), C(DELETE /workers/{id})), and confirms each change in
+    C(GET /workers) before the next one (the gateway queues changes as jobs) - an added worker counts once it is
+    listed with status C(ready), a removed one once it is no longer listed.
+  - Each worker is registered with its own API key (O(worker_api_keys)), so each model group keeps its key.
   - Adds before it removes, and refuses a removal that would leave fewer than O(min_remaining) workers.
 author:
   - gpufleet.sglang contributors (@gpufleet)
@@ -44,11 +47,14 @@ options:
     type: int
     default: 60
   api_key:
-    description: Router API key, sent as a bearer token.
+    description: The gateway's control-plane (admin) key, sent as a bearer token (its C(/workers) routes answer only to it).
     type: str
   worker_api_key:
-    description: API key of the SGLang workers, handed to the router with each worker it adds.
+    description: API key of the SGLang workers that have none in O(worker_api_keys), handed to the gateway with each worker it adds.
     type: str
+  worker_api_keys:
+    description: API key per worker URL (each model group's own C(sglang_api_key)), handed to the gateway with the worker.
+    type: dict
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -114,11 +120,13 @@ def main():
             confirm_timeout=dict(type="int", default=60),
             api_key=dict(type="str", no_log=True),
             worker_api_key=dict(type="str", no_log=True),
+            worker_api_keys=dict(type="dict", no_log=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    client = RouterClient(p["router_url"], api_key=p["api_key"], worker_api_key=p["worker_api_key"])
+    client = RouterClient(p["router_url"], api_key=p["api_key"], worker_api_key=p["worker_api_key"],
+                          worker_api_keys=p["worker_api_keys"])
     try:
         if module.check_mode:
             current = client.workers()

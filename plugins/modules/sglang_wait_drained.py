@@ -8,11 +8,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: sglang_wait_drained
-short_description: Wait until an SGLang server has no request in flight
+short_description: Wait until a model group has no request in flight, at the gateway and at rank 0
 version_added: 0.1.0
 description:
-  - Polls rank 0's C(/metrics) until C(sglang:num_running_reqs) and C(sglang:num_queue_reqs) are 0, after the
-    group was taken out of the router. Needs SGLang started with C(--enable-metrics).
+  - After the group was taken out of the gateway, polls the gateway's Prometheus endpoint (O(gateway_metrics_url))
+    until C(smg_worker_requests_active) is 0 for every URL in O(workers), then rank 0's C(/metrics) (O(url)) until
+    C(sglang:num_running_reqs) and C(sglang:num_queue_reqs) are 0. Needs SGLang started with C(--enable-metrics).
+  - Once a worker is out of the gateway, no new request reaches it, so the two figures are read one after the other.
   - A server that does not answer at all has nothing in flight and counts as drained.
 author:
   - gpufleet.sglang contributors (@gpufleet)
@@ -20,7 +22,14 @@ options:
   url:
     description: Base URL of rank 0's HTTP server.
     type: str
-    required: true
+  gateway_metrics_url:
+    description: The gateway's Prometheus endpoint (C(http://127.0.0.1:29000/metrics) on the router host).
+    type: str
+  workers:
+    description: Worker URLs whose gateway figure must reach 0 (with O(gateway_metrics_url)).
+    type: list
+    elements: str
+    default: []
   timeout:
     description: Seconds to wait.
     type: int
@@ -48,6 +57,11 @@ EXAMPLES = r"""
   gpufleet.sglang.sglang_wait_drained:
     url: http://127.0.0.1:30000
     timeout: 600
+
+- name: Wait until the gateway has nothing in flight on the group
+  gpufleet.sglang.sglang_wait_drained:
+    gateway_metrics_url: http://127.0.0.1:29000/metrics
+    workers: [http://10.20.0.11:30000]
 """
 
 RETURN = r"""
@@ -68,20 +82,32 @@ waited_s:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import wait_drained
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router import wait_gateway_drained
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            url=dict(type="str", required=True),
+            url=dict(type="str"),
+            gateway_metrics_url=dict(type="str"),
+            workers=dict(type="list", elements="str", default=[]),
             timeout=dict(type="int", default=300),
             delay=dict(type="int", default=1),
             api_key=dict(type="str", no_log=True),
         ),
+        required_one_of=[("url", "gateway_metrics_url")],
+        required_by={"gateway_metrics_url": ("workers",)},
         supports_check_mode=True,
     )
     p = module.params
-    result = wait_drained(p["url"], timeout_s=p["timeout"], delay_s=p["delay"], api_key=p["api_key"])
+    result = {"drained": True, "detail": "drained", "waited_s": 0.0}
+    if p["gateway_metrics_url"]:
+        result = wait_gateway_drained(p["gateway_metrics_url"], p["workers"], timeout_s=p["timeout"], delay_s=p["delay"])
+        result.pop("active", None)
+    if result["drained"] and p["url"]:
+        waited = result["waited_s"]
+        result = wait_drained(p["url"], timeout_s=max(p["timeout"] - waited, 0), delay_s=p["delay"], api_key=p["api_key"])
+        result["waited_s"] = round(result["waited_s"] + waited, 1)
     if not result["drained"]:
         module.fail_json(msg=result["detail"], **result)
     module.exit_json(changed=False, **result)

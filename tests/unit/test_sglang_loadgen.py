@@ -53,6 +53,7 @@ class FakeRouter(ThreadingHTTPServer):
         self.delay = 0.0                # seconds before answering a chat request
         self.served = []                # (behaviour, stream) per chat request
         self.auth_headers = []
+        self.workers_auth = set()
         self.workers_payload = {"workers": [{"url": "http://w1"}, {"url": "http://w2"}]}
         self.workers_gets = 0
 
@@ -96,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/workers":
             with srv.lock:
                 srv.workers_gets += 1
+                srv.workers_auth.add(self.headers.get("Authorization"))
                 payload = srv.workers_payload
             self._send_json(200, payload)
         else:
@@ -216,6 +218,9 @@ def check_last_line(out, sampling):
     ({"workers": []}, 0),
     (["http://a"], 1),
     ({"urls": ["http://a", "http://b"]}, 2),
+    # The Shepherd Model Gateway lists draining, pending and unhealthy workers too: only "ready" ones serve.
+    ({"workers": [{"url": "a", "status": "ready"}, {"url": "b", "status": "draining"},
+                  {"url": "c", "status": "pending"}, {"url": "d", "status": "not_ready"}]}, 1),
 ])
 def test_count_workers_formats(payload, count):
     assert lg.count_workers(payload) == count
@@ -418,6 +423,17 @@ def test_api_key_from_env(router, tmp_path):
     result, _out, _err = run_lg(router, tmp_path, "--duration", "0.3", "--concurrency", "1")
     assert set(router.auth_headers) == {None}
     assert result["config"]["api_key_set"] is False
+
+
+def test_admin_key_only_for_the_worker_list(router, tmp_path):
+    # The gateway's /workers answers to its control-plane key; chat requests carry the data-plane key.
+    (tmp_path / "admin").write_text("adm-456\n")
+    result, out, _err = run_lg(router, tmp_path, "--duration", "0.6", "--concurrency", "1", "--sample-workers",
+                               env_extra={"LOADGEN_API_KEY": "data-123", "LOADGEN_ADMIN_API_KEY_FILE": str(tmp_path / "admin")})
+    assert result["ok"] > 0 and result["workers_min"] is not None
+    assert set(router.auth_headers) == {"Bearer data-123"}
+    assert router.workers_auth == {"Bearer adm-456"}
+    assert "adm-456" not in out and "adm-456" not in json.dumps(result)
 
 
 def test_worker_sampling_timeline(router, tmp_path):

@@ -1,42 +1,91 @@
-"""The router launcher keeps the API key off the command line."""
+"""The gateway launcher keeps both keys off the command line and refuses abbreviated flags."""
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import pathlib
-import sys
-import types
 
 import pytest
 
 PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "sglang_router" / "files" / "sglang_router_launch.py"
 
 
+class FakeRouterArgs(object):
+    """The part of smg.router_args.RouterArgs the launcher uses (smg is not installed in the test venv).
+
+    Mirrors smg 1.13.0: add_cli_args registers the full option names (with the key flags), and
+    from_cli_args parses --control-plane-api-keys 'id:name:role:key' into (id, name, key, role).
+    """
+
+    @staticmethod
+    def add_cli_args(parser, use_router_prefix=False):
+        parser.add_argument("--port", type=int, default=30000)
+        parser.add_argument("--api-key", default=None)
+        parser.add_argument("--control-plane-api-keys", nargs="*", action="extend", default=[])
+        parser.add_argument("--health-check-interval-secs", type=int, default=60)
+
+    @classmethod
+    def from_cli_args(cls, ns, use_router_prefix=False):
+        obj = cls()
+        obj.port = ns.port
+        obj.api_key = ns.api_key
+        obj.control_plane_api_keys = ns.control_plane_api_keys
+        obj.health_check_interval_secs = ns.health_check_interval_secs
+        return obj
+
+
 @pytest.fixture
-def launcher(monkeypatch):
-    # sglang_router itself is not installed in the test venv: a stand-in module for the import.
-    fake = types.ModuleType("sglang_router.launch_router")
-    fake.launch_router = lambda args: args
-    fake.parse_router_args = lambda argv: argv
-    monkeypatch.setitem(sys.modules, "sglang_router", types.ModuleType("sglang_router"))
-    monkeypatch.setitem(sys.modules, "sglang_router.launch_router", fake)
+def launcher():
     spec = importlib.util.spec_from_file_location("sglang_router_launch", PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_key_comes_from_the_file(launcher, tmp_path):
-    key = tmp_path / "api-key"
-    key.write_text("s3cret-key\n")
-    argv = launcher.router_argv(["--port", "30000"], {"GPUFLEET_ROUTER_API_KEY_FILE": str(key)})
-    assert argv == ["--port", "30000", "--api-key", "s3cret-key"]
+def test_keys_come_from_the_files(launcher, tmp_path):
+    (tmp_path / "api-key").write_text("data-s3cret\n")
+    (tmp_path / "admin").write_text("admin-s3cret\n")
+    args = launcher.router_args(["--port", "30000"], {"GPUFLEET_ROUTER_API_KEY_FILE": str(tmp_path / "api-key"),
+                                                      "GPUFLEET_ROUTER_ADMIN_API_KEY_FILE": str(tmp_path / "admin")},
+                                FakeRouterArgs)
+    assert args.port == 30000
+    assert args.api_key == "data-s3cret"
+    assert args.control_plane_api_keys == [("gpufleet-admin", "gpufleet.sglang admin", "admin-s3cret", "admin")]
 
 
-def test_no_file_no_key(launcher):
-    assert launcher.router_argv(["--port", "1"], {}) == ["--port", "1"]
+def test_no_files_no_keys(launcher):
+    args = launcher.router_args(["--port", "1"], {}, FakeRouterArgs)
+    assert args.api_key is None and args.control_plane_api_keys == []
 
 
-def test_key_on_argv_is_refused(launcher):
+@pytest.mark.parametrize("argv", [
+    ["--api-key", "x"],
+    ["--api-key=x"],
+    ["--control-plane-api-keys", "a:b:admin:x"],
+    ["--tenant-api-key", "t:x"],
+])
+def test_key_flags_on_argv_are_refused(launcher, argv):
+    with pytest.raises(launcher.LaunchError) as err:
+        launcher.router_args(argv, {}, FakeRouterArgs)
+    assert "refusing" in str(err.value) and "x" not in str(err.value).replace("refusing", "")
+
+
+@pytest.mark.parametrize("argv", [["--api", "x"], ["--control-plane", "a:b:admin:x"], ["--health-check-int", "5"]])
+def test_abbreviations_are_refused(launcher, argv, capsys):
+    # argparse's allow_abbrev would read --api as --api-key: the launcher's parser allows none.
     with pytest.raises(SystemExit) as err:
-        launcher.router_argv(["--api-key", "x"], {})
+        launcher.router_args(argv, {}, FakeRouterArgs)
     assert err.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_an_empty_key_file_is_an_error(launcher, tmp_path):
+    (tmp_path / "admin").write_text("\n")
+    with pytest.raises(launcher.LaunchError) as err:
+        launcher.router_args([], {"GPUFLEET_ROUTER_ADMIN_API_KEY_FILE": str(tmp_path / "admin")}, FakeRouterArgs)
+    assert "admin key file" in str(err.value) and "empty" in str(err.value)
+
+
+def test_the_parser_is_strict(launcher):
+    parser = launcher.build_parser(FakeRouterArgs)
+    assert isinstance(parser, argparse.ArgumentParser) and parser.allow_abbrev is False

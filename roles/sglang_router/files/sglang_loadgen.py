@@ -29,10 +29,14 @@ Behaviour
   that are reported as ``abandoned`` (neither ok nor failed).  The whole run
   therefore takes at most duration + drain (+ well under a second).
 * ``--sample-workers``: every 0.25 s ``GET {url}/workers`` and count the
-  workers (``{"workers": [...]}``, a plain list, or ``{"urls": [...]}``); the
-  timeline records (t, count) only when the count changes.
-* The API key is never taken from argv: ``$LOADGEN_API_KEY_FILE`` (a 0600 file) or ``$LOADGEN_API_KEY`` (if set and not
-  empty) is sent as ``Authorization: Bearer ...`` on every request.
+  workers that serve (``{"workers": [...]}``, a plain list, or ``{"urls": [...]}``;
+  a worker object whose ``status`` is not ``ready``, as the Shepherd Model
+  Gateway lists a draining or unhealthy one, does not count); the timeline
+  records (t, count) only when the count changes.
+* Keys are never taken from argv: ``$LOADGEN_API_KEY_FILE`` (a 0600 file) or ``$LOADGEN_API_KEY`` (if set and not
+  empty) is sent as ``Authorization: Bearer ...`` on every request; the
+  gateway's admin key for ``GET /workers`` likewise from
+  ``$LOADGEN_ADMIN_API_KEY_FILE`` or ``$LOADGEN_ADMIN_API_KEY`` (else the API key).
 * Results: ``--out FILE`` (JSON, written atomically) and a summary on stdout
   whose LAST line is ``requests=.. ok=.. failed=.. p50_ms=.. p99_ms=..
   [workers_min=..]`` (``na`` where there is no value).
@@ -97,13 +101,14 @@ def count_workers(payload):
     Accepted: ``{"workers": [...]}`` (objects or strings), a plain list,
     ``{"urls": [...]}``.
     """
-    if isinstance(payload, list):
-        return len(payload)
     if isinstance(payload, dict):
         for key in ("workers", "urls"):
             value = payload.get(key)
             if isinstance(value, list):
-                return len(value)
+                payload = value
+                break
+    if isinstance(payload, list):
+        return len([w for w in payload if not isinstance(w, dict) or str(w.get("status", "ready")).lower() == "ready"])
     raise ValueError("unrecognised /workers payload")
 
 
@@ -154,10 +159,11 @@ def summary_line(result):
 # ----------------------------------------------------------------------------
 
 class LoadGen(object):
-    def __init__(self, args, api_key=None):
+    def __init__(self, args, api_key=None, admin_api_key=None):
         self.args = args
         self.scheme, self.host, self.port, self.base_path = split_url(args.url)
         self.api_key = api_key
+        self.admin_api_key = admin_api_key or api_key
         self.stop = threading.Event()
         self.stop_reason = None
         self.lock = threading.Lock()
@@ -184,10 +190,11 @@ class LoadGen(object):
     def _now(self):
         return time.monotonic() - self.t0
 
-    def _headers(self, extra=None):
+    def _headers(self, extra=None, key=None):
         headers = {"Connection": "close", "User-Agent": "sglang-loadgen/1"}
-        if self.api_key:
-            headers["Authorization"] = "Bearer " + self.api_key
+        key = key or self.api_key
+        if key:
+            headers["Authorization"] = "Bearer " + key
         if extra:
             headers.update(extra)
         return headers
@@ -401,7 +408,8 @@ class LoadGen(object):
         timeout = min(2.0, self.args.timeout)
         conn = self._connect(timeout)
         try:
-            conn.request("GET", self.base_path + "/workers", headers=self._headers({"Accept": "application/json"}))
+            conn.request("GET", self.base_path + "/workers",
+                         headers=self._headers({"Accept": "application/json"}, key=self.admin_api_key))
             resp = conn.getresponse()
             raw = resp.read(MAX_BODY_BYTES)
             if resp.status != 200:
@@ -616,17 +624,19 @@ def write_json(path, result):
 
 def main(argv=None):
     args = parse_args(argv)
-    api_key = os.environ.get("LOADGEN_API_KEY", "").strip() or None
-    key_file = os.environ.get("LOADGEN_API_KEY_FILE")
-    if not api_key and key_file:
-        # A 0600 file (e.g. the router's own key file): keeps the key out of every command line.
-        try:
-            with open(key_file) as handle:
-                api_key = handle.read().strip() or None
-        except OSError as exc:
-            sys.stderr.write("sglang_loadgen: cannot read LOADGEN_API_KEY_FILE %s: %s\n" % (key_file, exc))
-            return 2
-    gen = LoadGen(args, api_key=api_key)
+    keys = {}
+    for name in ("LOADGEN_API_KEY", "LOADGEN_ADMIN_API_KEY"):
+        keys[name] = os.environ.get(name, "").strip() or None
+        key_file = os.environ.get(name + "_FILE")
+        if not keys[name] and key_file:
+            # A 0600 file (e.g. the router's own key file): keeps the key out of every command line.
+            try:
+                with open(key_file) as handle:
+                    keys[name] = handle.read().strip() or None
+            except OSError as exc:
+                sys.stderr.write("sglang_loadgen: cannot read %s_FILE %s: %s\n" % (name, key_file, exc))
+                return 2
+    gen = LoadGen(args, api_key=keys["LOADGEN_API_KEY"], admin_api_key=keys["LOADGEN_ADMIN_API_KEY"])
 
     def on_signal(signum, _frame):
         gen.request_stop("signal")
