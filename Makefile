@@ -48,7 +48,7 @@ sglang-parser:
 test-image:
 	tools/build-test-image.sh
 
-# The router hosts install sglang-router offline from these (test hosts cannot
+# The router hosts install smg (the Shepherd Model Gateway) offline from these (test hosts cannot
 # reach an index; offline sites do the same with their own copy).
 $(ROUTER_WHEELS)/.stamp: requirements/router.txt
 	mkdir -p $(ROUTER_WHEELS)

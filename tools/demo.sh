@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local demo fleet: 2 model groups x 2 nodes (engine emulator) + a router
-# host, as systemd containers on the Docker network gpufleet-demo.
+# host (the real Shepherd Model Gateway, smg), as systemd containers on the
+# Docker network gpufleet-demo.
 #   tools/demo.sh up      create the containers (idempotent) and run site.yml
 #   tools/demo.sh run     up, a chat completion through the router, a rolling
 #                         restart under load, a status table and the figures
@@ -66,9 +67,9 @@ status() {
     printf '%-10s %-11s %-6s %-26s %-8s %s\n' "$group" "$h" "$rank" "sglang-$group.service" "$state" "$version"
   done
   echo
-  echo "router workers:"
+  echo "gateway (smg) workers:"
   docker exec demo-router curl -sS http://127.0.0.1:30000/workers \
-    | python3 -c 'import json,sys; [print("  %s healthy=%s load=%s" % (w["url"], w.get("is_healthy"), w.get("load"))) for w in json.load(sys.stdin)["workers"]]'
+    | python3 -c 'import json,sys; [print("  %s status=%s healthy=%s load=%s" % (w["url"], w.get("status"), w.get("is_healthy"), w.get("load"))) for w in json.load(sys.stdin)["workers"]]'
 }
 
 down() {

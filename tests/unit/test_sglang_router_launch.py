@@ -70,13 +70,15 @@ def test_key_flags_on_argv_are_refused(launcher, argv):
     assert "refusing" in str(err.value) and "x" not in str(err.value).replace("refusing", "")
 
 
-@pytest.mark.parametrize("argv", [["--api", "x"], ["--control-plane", "a:b:admin:x"], ["--health-check-int", "5"]])
-def test_abbreviations_are_refused(launcher, argv, capsys):
-    # argparse's allow_abbrev would read --api as --api-key: the launcher's parser allows none.
-    with pytest.raises(SystemExit) as err:
+@pytest.mark.parametrize("argv", [["--api", "s3cret"], ["--api=s3cret"], ["--control-plane", "a:b:admin:s3cret"],
+                                  ["--health-check-int", "5"]])
+def test_abbreviations_are_refused_without_echoing_the_value(launcher, argv):
+    # argparse's allow_abbrev would read --api as --api-key: the launcher allows no abbreviation,
+    # and names only the option (argparse's own error would print the value after it).
+    with pytest.raises(launcher.LaunchError) as err:
         launcher.router_args(argv, {}, FakeRouterArgs)
-    assert err.value.code == 2
-    assert "unrecognized arguments" in capsys.readouterr().err
+    assert "unknown or abbreviated option " + argv[0].split("=")[0] in str(err.value)
+    assert "s3cret" not in str(err.value)
 
 
 def test_an_empty_key_file_is_an_error(launcher, tmp_path):

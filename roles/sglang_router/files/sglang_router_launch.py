@@ -25,7 +25,9 @@ Two rules keep keys off the command line:
   ``--control-plane-api-keys``, ``--tenant-api-key``, database passwords);
 * abbreviations are refused: smg's parser keeps argparse's ``allow_abbrev``
   (``--api`` would be read as ``--api-key``); this one is built with
-  ``allow_abbrev=False``, so only full option names parse.
+  ``allow_abbrev=False``, and an option that is not a full name is refused
+  before parsing, naming only the option (argparse's error would print the
+  value after it too).
 
 Everything else is smg's own launcher (``smg.launch_router.launch_router``).
 """
@@ -72,10 +74,21 @@ def build_parser(router_args_cls):
     return parser
 
 
+def refuse_unknown_flags(argv, parser):
+    """Only full option names: refused before argparse, whose error would echo the value too."""
+    known = set(parser._option_string_actions)  # pylint: disable=protected-access
+    for token in argv:
+        name = token.split("=", 1)[0]
+        if name.startswith("--") and name not in known:
+            raise LaunchError("unknown or abbreviated option %s: smg options are given by their full names" % name)
+
+
 def router_args(argv, environ, router_args_cls):
     """smg's ``RouterArgs`` from ``argv``, with the keys from the files named in ``environ``."""
     refuse_secret_flags(argv)
-    args = router_args_cls.from_cli_args(build_parser(router_args_cls).parse_args(argv), use_router_prefix=False)
+    parser = build_parser(router_args_cls)
+    refuse_unknown_flags(argv, parser)
+    args = router_args_cls.from_cli_args(parser.parse_args(argv), use_router_prefix=False)
     key_file = environ.get("GPUFLEET_ROUTER_API_KEY_FILE")
     if key_file:
         args.api_key = read_key(key_file, "data-plane")
