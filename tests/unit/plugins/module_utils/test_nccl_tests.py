@@ -228,7 +228,7 @@ def test_mpi_launch_error_is_reported_as_its_cause():
                             "node"]
 
 
-NO_RSH_AGENT = "mpi1_singleton_no_rsh_agent_derived.txt"
+NO_RSH_AGENT = "mpi1_singleton_no_rsh_agent.txt"       # real: 2 x H200 VM, Open MPI 4.1.6, no ssh
 
 
 def test_node_run_of_an_mpi_build_without_ssh_names_the_rsh_agent_and_the_fix():
@@ -243,6 +243,16 @@ def test_node_run_of_an_mpi_build_without_ssh_names_the_rsh_agent_and_the_fix():
     # MPI_Init's and orte_init's generic lines are consequences, not another cause.
     assert [f for f in verdict["failures"] if "MPI_Init failed" in f] == []
     assert verdict["failures"][1:] == ["host gpu-a1: all_reduce_perf exited with status 1"]
+
+
+def test_real_isolated_singleton_of_the_same_mpi_build_runs_and_passes():
+    """The fix the role applies to prebuilt MPI=1 binaries, on the same real host without ssh."""
+    parsed = nt.parse(fixture("mpi1_isolated_singleton_g2.txt"))
+    assert parsed["mpi_causes"] == [] and parsed["concluded"] and len(parsed["rows"]) == 1
+    verdict = nt.evaluate(parsed, host="gpu-a1", collective="all_reduce_perf")
+    assert verdict["passed"], verdict["failures"]
+    assert verdict["min_busbw_gbps"] == 330.56 and verdict["expected_busbw_gbps"] == 290.0
+    assert verdict["gpu_model"] == "H200" and verdict["topology"] == "1x2"
 
 
 def test_group_run_without_ssh_asks_for_the_ssh_client_on_rank_0():
