@@ -13,7 +13,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.fabric import Fabr
 def nccl_fabric_env(fabric, ib_hca=None, socket_ifname=None, net_gdr_level=None, ib_qps_per_connection=None,
                     cross_nic=None, topo_file=None, debug=None, extra=None):
     if not isinstance(fabric, dict):
-        raise AnsibleFilterError("nccl_fabric_env expects the gpufleet_fabric facts (a dict, from "
+        raise AnsibleFilterError("nccl_fabric_env expects the gpufleet_fabric_facts facts (a dict, from "
                                  "gpufleet.sglang.fabric_facts), got %s" % type(fabric).__name__)
     if extra is not None and not isinstance(extra, dict):
         raise AnsibleFilterError("nccl_fabric_env_extra must be a mapping {NAME: value or null}, got %s"

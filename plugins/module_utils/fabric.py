@@ -11,7 +11,9 @@ Pure logic, no Ansible objects. The sysfs reader follows the kernel's documented
     <root>/class/infiniband/<hca>/ports/<n>/gids/<i>
     <root>/class/infiniband/<hca>/ports/<n>/gid_attrs/{types,ndevs}/<i>
     <root>/class/infiniband/<hca>/device/net/<ifname>/
+    <root>/class/infiniband/<hca>/device/infiniband_verbs/uverbs<N>/
     <root>/class/net/<ifname>/{operstate,address,type}
+    <root>/class/misc/rdma_cm/              (present when rdma_ucm is loaded: /dev/infiniband/rdma_cm)
 
 Real sysfs uses symlinks (class/infiniband/<hca>, <hca>/device); fixtures use plain directories;
 the reader follows both. Unreadable attributes (the kernel answers EINVAL for the gid_attrs of an
@@ -137,6 +139,11 @@ def read_hca(hca_dir, name):
         "fw_ver": _read(os.path.join(hca_dir, "fw_ver")),
         "physical": os.path.isdir(os.path.join(hca_dir, "device")),
         "netdevs": _listdir(os.path.join(hca_dir, "device", "net")),
+        # The verbs character device of this HCA (/dev/infiniband/uverbs<N>): the kernel's
+        # uverbs_main.c registers it in class infiniband_verbs with the HCA's parent device
+        # as its parent, so it shows under <hca>/device/infiniband_verbs/.
+        "uverbs": [n for n in _listdir(os.path.join(hca_dir, "device", "infiniband_verbs"))
+                   if re.match(r"^uverbs[0-9]+$", n)],
         "ports": [],
     }
     for number in _listdir(os.path.join(hca_dir, "ports")):
@@ -390,6 +397,17 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
                 problems.append("no interface of this host is on the network of the dist-init address %s (%s); "
                                 "NCCL/gloo bootstrap would pick one at random: add a route/address or set "
                                 "nccl_fabric_socket_ifname" % (host, ", ".join(candidates)))
+    # The device nodes a container needs for NCCL's IB/RoCE transport: the compute HCAs'
+    # verbs devices and the RDMA CM device, nothing else (no umad/issm: NCCL does not use MADs).
+    rdma_devices = []
+    for name in compute:
+        if not by_name[name]["uverbs"]:
+            problems.append("%s has no verbs device (no infiniband_verbs/uverbs* under its sysfs device); load "
+                            "ib_uverbs (rdma-core's rdma-load-modules@infiniband.service), else NCCL cannot use it"
+                            % name)
+        rdma_devices.extend("/dev/infiniband/%s" % n for n in by_name[name]["uverbs"])
+    if compute and os.path.isdir(os.path.join(sysfs_root, "class", "misc", "rdma_cm")):
+        rdma_devices.insert(0, "/dev/infiniband/rdma_cm")
     if not compute and nnodes > 1:
         warnings.append("NO RDMA HCA for compute on this host: NCCL will run over TCP sockets between the %d nodes of "
                         "its group, about two orders of magnitude slower than InfiniBand/RoCE; right only if "
@@ -407,6 +425,7 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
         "roce_gid_index": roce_gid,
         "dist_init": dist,
         "socket_ifname": dist["interface"],
+        "rdma_devices": rdma_devices,
         "problems": problems,
         "warnings": warnings,
     }

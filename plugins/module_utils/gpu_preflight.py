@@ -4,7 +4,7 @@
 """GPU preflight: does a host's hardware fit what its model group expects?
 
 ``host_problems`` judges one host's facts (the ``ansible_facts`` gpufleet.sglang.gpu_facts
-returns) against expectations; ``group_problems`` compares the hosts of one model group with
+returns) against expectations (``host_findings`` adds the warnings that do not refuse a host); ``group_problems`` compares the hosts of one model group with
 each other (driver/CUDA versions, GPU model and count). Both return a list of messages, each
 naming the host (and GPU index and PCI bus id), what was measured, what was expected and the
 fix; an empty list means ready.
@@ -84,7 +84,7 @@ def _where(host, gpu):
     return "%s GPU %s (%s)" % (host, gpu.get("index"), gpu.get("pci_bus_id") or gpu.get("uuid") or "?")
 
 
-def _gpu_problems(host, gpu, want, nvswitch):
+def _gpu_problems(host, gpu, want, nvswitch, driver_version=None):
     where = _where(host, gpu)
     problems = []
     name = gpu.get("name") or ""
@@ -153,17 +153,31 @@ def _gpu_problems(host, gpu, want, nvswitch):
                             % (where, ", ".join(str(link) for link in nvlink.get("inactive_links") or []) or "all",
                                nvlink.get("active"), nvlink.get("total")))
     fabric = gpu.get("fabric") or {}
-    if nvswitch and want["require_fabric_completed"] and (fabric.get("state") != "Completed"
-                                                          or fabric.get("status") != "Success"):
-        problems.append("%s: NVLink fabric state %s / status %s, expected Completed / Success. Fix: run "
-                        "nvidia-fabricmanager at exactly the driver's version (systemctl enable --now "
-                        "nvidia-fabricmanager; journalctl -u nvidia-fabricmanager); CUDA fails with error 802 "
-                        "until the fabric is up." % (where, fabric.get("state") or "not reported",
-                                                     fabric.get("status") or "not reported"))
+    if nvswitch and want["require_fabric_completed"] and not fabric_ready(gpu):
+        state = "NVLink fabric state %s / status %s, expected Completed / Success" % (
+            fabric.get("state") or "not reported", fabric.get("status") or "not reported")
+        if want["fabric_manager_active"] is False:
+            problems.append("%s: %s, and nvidia-fabricmanager is not active on this host. Fix: on bare metal, "
+                            "install nvidia-fabricmanager at exactly driver version %s and systemctl enable --now "
+                            "nvidia-fabricmanager; in a VM whose NVSwitches the hypervisor manages, the fabric "
+                            "manager runs on the hypervisor host: have it started there (at the host's driver "
+                            "version) and the GPUs re-attached. CUDA fails with error 802 until the fabric is up."
+                            % (where, state, driver_version or "(unknown)"))
+        else:
+            problems.append("%s: %s. Fix: run nvidia-fabricmanager at exactly the driver's version (systemctl "
+                            "enable --now nvidia-fabricmanager; journalctl -u nvidia-fabricmanager; in a VM, on "
+                            "the hypervisor host); CUDA fails with error 802 until the fabric is up."
+                            % (where, state))
     if not want["allow_mig"] and gpu.get("mig_mode") == "Enabled":
         problems.append("%s: MIG mode is Enabled; SGLang needs whole GPUs. Fix: nvidia-smi -i %s -mig 0, then "
                         "reset the GPU." % (where, gpu.get("index")))
     return problems
+
+
+def fabric_ready(gpu):
+    """The GPU reports NVLink fabric state Completed with status Success (probing done, routes set)."""
+    fabric = gpu.get("fabric") or {}
+    return fabric.get("state") == "Completed" and fabric.get("status") == "Success"
 
 
 def is_nvswitch_system(facts, want):
@@ -173,32 +187,58 @@ def is_nvswitch_system(facts, want):
     return any((gpu.get("fabric") or {}).get("state") is not None for gpu in facts["gpufleet_gpus"])
 
 
-def host_problems(host, facts, given=None):
-    """Problems of one host's GPUs against the expectations (see DEFAULTS)."""
+def host_findings(host, facts, given=None):
+    """Problems (refuse the host) and warnings (do not) of one host's GPUs against the expectations.
+
+    The fabric manager: on Hopper and newer, each GPU's NVLink fabric state is the authority (it
+    goes Not Started -> In Progress -> Completed, with status Success, once a fabric manager trained
+    the NVSwitch fabric and registered the GPU). In NVIDIA's "Shared NVSwitch Virtualization Model"
+    (Fabric Manager user guide, docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide) the
+    fabric manager runs in the hypervisor or a service VM and a guest sees only its GPUs: no
+    NVSwitch, no local fabric manager, and still Completed / Success on every GPU, as the real
+    2 x H200 VM capture in tests/fixtures/gpu/h200-x2 shows. So a local service that is not
+    active only matters where a GPU's state is not Completed / Success (then every such GPU is a
+    problem naming its state and the fix), or where the fabric state is not judged at all.
+    """
     want = expectations(given)
     facts = check_facts(host, facts)
     gpus = facts["gpufleet_gpus"]
     driver = facts.get("gpufleet_gpu_driver") or {}
+    driver_version = driver.get("driver_version")
     problems = []
+    warnings = []
     count = want["expected_gpu_count"]
     if count is not None and len(gpus) != count:
         problems.append("%s: %s GPU(s) visible, expected %s. Fix: compare nvidia-smi -L with lspci -d 10de:, look "
                         "for Xid 79 (fell off the bus) in the kernel log, reseat or replace; or correct "
                         "expected_gpu_count." % (host, len(gpus), count))
-    if not version_matches(driver.get("driver_version"), want["expected_driver_version"]):
+    if not version_matches(driver_version, want["expected_driver_version"]):
         problems.append("%s: NVIDIA driver %s, expected %s. Fix: install the pinned driver version and reboot."
-                        % (host, driver.get("driver_version") or "not reported", want["expected_driver_version"]))
+                        % (host, driver_version or "not reported", want["expected_driver_version"]))
     if not version_matches(driver.get("cuda_version"), want["expected_cuda_version"]):
         problems.append("%s: driver's CUDA version %s, expected %s. Fix: install the driver branch that provides "
                         "it." % (host, driver.get("cuda_version") or "not reported", want["expected_cuda_version"]))
     nvswitch = is_nvswitch_system(facts, want)
     if nvswitch and want["fabric_manager_active"] is False:
-        problems.append("%s: NVSwitch system but nvidia-fabricmanager is not active. Fix: install "
-                        "nvidia-fabricmanager at exactly driver version %s and systemctl enable --now "
-                        "nvidia-fabricmanager." % (host, driver.get("driver_version") or "(unknown)"))
+        if gpus and all(fabric_ready(gpu) for gpu in gpus):
+            warnings.append("%s: nvidia-fabricmanager is not active on this host, but every GPU (%d) reports NVLink "
+                            "fabric state Completed / status Success: the NVSwitch fabric is managed outside this "
+                            "OS, so the fabric manager is expected to run on the hypervisor host (or its service "
+                            "VM) of a VM given the GPUs of an HGX board. Accepted; on bare metal, check systemctl status "
+                            "nvidia-fabricmanager." % (host, len(gpus)))
+        elif not want["require_fabric_completed"]:
+            problems.append("%s: NVSwitch system but nvidia-fabricmanager is not active (the GPUs' fabric state is "
+                            "not judged: require_fabric_completed is off). Fix: install nvidia-fabricmanager at "
+                            "exactly driver version %s and systemctl enable --now nvidia-fabricmanager (in a VM: on "
+                            "the hypervisor host)." % (host, driver_version or "(unknown)"))
     for gpu in gpus:
-        problems.extend(_gpu_problems(host, gpu, want, nvswitch))
-    return problems
+        problems.extend(_gpu_problems(host, gpu, want, nvswitch, driver_version))
+    return {"problems": problems, "warnings": warnings, "nvswitch_system": nvswitch}
+
+
+def host_problems(host, facts, given=None):
+    """Problems of one host's GPUs against the expectations (see DEFAULTS and host_findings)."""
+    return host_findings(host, facts, given)["problems"]
 
 
 def _identity(facts):

@@ -118,6 +118,40 @@ _MPI_ERRORS = ("mpirun noticed", "prterun noticed", "ORTE was unable", "PRTE has
                "mpirun was unable", "Host key verification failed", "Permission denied (publickey",
                "There are not enough slots available", "ORTE has lost communication",
                "Connection refused", "Could not resolve hostname")
+
+# Why an MPI launch failed, in Open MPI's, ssh's and the loader's own words. Open MPI's texts
+# were read from github.com/open-mpi/ompi at tag v4.1.8 (the 4.1 series is what Debian 12,
+# Ubuntu 22.04/24.04 and RHEL 9 ship): orte/mca/plm/rsh/help-plm-rsh.txt [agent-not-found]
+# prints "  plm_rsh_agent: ssh : rsh" when neither ssh nor rsh is in PATH; the rsh launcher's
+# query (orte/mca/plm/rsh/plm_rsh_component.c, rsh_component_query) makes that fatal because
+# the agent list always has its default "ssh : rsh", and an MPI=1 binary started without mpirun
+# forks its own daemon (orte/mca/ess/singleton/ess_singleton_module.c, fork_hnp), which selects
+# a launcher the same way: so even a one-node singleton run needs ssh. Other texts:
+# help-ess-base.txt and help-plm-rsh.txt [no-local-orted] ("orted" not found), orted_submit.c
+# ("has detected an attempt to run as root"), help-orterun.txt ("was unable to find the
+# specified executable file"), help-orte-rmaps-base.txt [orte-rmaps-base:alloc-error],
+# help-errmgr-base.txt [failed-daemon-launch], help-orte-runtime.txt / help-mpi-runtime.txt
+# ("It looks like orte_init / MPI_INIT failed"), errhandler_predefined.c ("*** An error occurred
+# in MPI_Init"). Generic causes only count when no specific one was found.
+_MPI_CAUSES = (
+    # (key, pattern, generic)
+    ("rsh_agent", re.compile(r"^plm_rsh_agent:\s*(?P<detail>\S.*?)\s*$"), False),
+    ("orted_missing", re.compile(r"not able to find the executable \"orted\"|\borted: (?:command )?not found"
+                                 r"|\borted: No such file or directory"), False),
+    ("as_root", re.compile(r"has detected an attempt to run as root"), False),
+    ("slots", re.compile(r"There are not enough slots available in the system"), False),
+    ("exe_missing", re.compile(r"was unable to find the specified executable file"), False),
+    ("ssh_host_key", re.compile(r"Host key verification failed"), False),
+    ("ssh_auth", re.compile(r"Permission denied \((?:publickey|password)"), False),
+    ("ssh_resolve", re.compile(r"Could not resolve hostname (?P<detail>\S+?):"), False),
+    ("ssh_connect", re.compile(r"ssh: connect to host (?P<detail>\S+ port \d+: .+)$"), False),
+    ("shared_library", re.compile(r"error while loading shared libraries: (?P<detail>[^:]+): cannot open"), False),
+    ("no_such_program", re.compile(r"^env: [\u2018'\"]?(?P<detail>.+?)[\u2019'\"]?: No such file or directory"), False),
+    ("daemon_launch", re.compile(r"ORTE was unable to reliably start one or more daemons"
+                                 r"|PRTE has lost communication|ORTE has lost communication"), True),
+    ("mpi_init", re.compile(r"It looks like (?:MPI_INIT|orte_init) failed|An error occurred in MPI_Init"), True),
+)
+
 _NCCL_LINE = re.compile(r"^(\S+?):\d+:\d+ \[\d+\] NCCL (INFO|WARN|TRACE|ABORT) (.*)$")
 _NCCL_PREFIX = re.compile(r":\d+:\d+ \[\d+\] NCCL (?:INFO|WARN|TRACE|ABORT) ")
 _LEADING_VALUE = re.compile(r"^(?:N/A|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)")
@@ -235,6 +269,7 @@ def _new_result(fmt):
         "transport": {"networks": [], "connections": {}, "evidence": [], "ib_absent": False},
         "nvls": {"channels": None, "env": None},
         "log_hosts": [],
+        "mpi_causes": [],               # {"cause", "detail", "evidence"}: why an MPI launch failed
         "env": [],                      # scrubbed
         "env_dropped": 0,
         "args": [],
@@ -292,6 +327,21 @@ def _parse_row(line, columns):
     return row, None
 
 
+def _scan_mpi_cause(line, result):
+    """Record the first line of each known MPI launch failure; True when the line is one."""
+    stripped = line.strip()
+    if not stripped or "NCCL" in stripped:
+        return False
+    for key, regex, _generic in _MPI_CAUSES:
+        match = regex.search(stripped)
+        if match:
+            if not any(cause["cause"] == key for cause in result["mpi_causes"]):
+                detail = match.groupdict().get("detail")
+                result["mpi_causes"].append({"cause": key, "detail": detail, "evidence": stripped})
+            return True
+    return False
+
+
 def _scan_errors(line, result, pending_size):
     match = _TIMEOUT.search(line)
     if match:
@@ -318,6 +368,8 @@ def _scan_errors(line, result, pending_size):
     stripped = line.strip()
     if stripped.startswith("invalid option") or stripped.startswith("USAGE:"):
         result["errors"].append({"kind": "usage", "host": None, "message": stripped})
+        return
+    if _scan_mpi_cause(stripped, result):
         return
     if "NCCL" not in stripped and any(marker in stripped for marker in _MPI_ERRORS):
         result["errors"].append({"kind": "mpi", "host": None, "message": stripped})
@@ -585,6 +637,8 @@ def merge_log(result, text):
         if result["nvls"][key] is None:
             result["nvls"][key] = extra["nvls"][key]
     result["timeouts"].extend(extra["timeouts"])
+    known = set(cause["cause"] for cause in result.setdefault("mpi_causes", []))
+    result["mpi_causes"].extend(cause for cause in extra["mpi_causes"] if cause["cause"] not in known)
     seen = set(e["message"] for e in result["errors"])
     result["errors"].extend(e for e in extra["errors"] if e["message"] not in seen)
     result["warnings"].extend(w for w in extra["warnings"] if w not in result["warnings"])
@@ -664,8 +718,69 @@ def _subject(host, group, parsed):
     return "host %s" % (",".join(hosts) if hosts else "(unknown)")
 
 
+def mpi_diagnosis(parsed, group_run=False):
+    """What went wrong in an MPI launch, and the fix: one message per cause (specific causes first;
+    the generic ones, "daemons not started" and "MPI_Init failed", only when nothing specific was said).
+    ``group_run``: an mpirun across nodes (else a run on one node)."""
+    causes = parsed.get("mpi_causes") or []
+    generic = set(key for key, _regex, is_generic in _MPI_CAUSES if is_generic)
+    specific = [cause for cause in causes if cause["cause"] not in generic]
+    messages = []
+    for cause in specific or causes:
+        key, detail = cause["cause"], cause.get("detail")
+        if key == "rsh_agent":
+            if group_run:
+                text = ("mpirun found no remote launch agent (Open MPI's plm_rsh_agent: %s; none is in PATH), so it "
+                        "cannot start its daemons on the other nodes. Fix: install the SSH client on rank 0 "
+                        "(openssh-client / openssh-clients; the nccl_tests role does with nccl_tests_install_packages) "
+                        "or set plm_rsh_agent to one that exists" % detail)
+            else:
+                text = ("Open MPI found no launch agent (plm_rsh_agent: %s; none is in PATH): an MPI=1 nccl-tests "
+                        "binary started without mpirun forks an Open MPI 4 daemon that needs ssh or rsh even on one "
+                        "node. Fix: run node tests with a binary built without MPI (make MPI=0; the nccl_tests role's "
+                        "source build does, nccl_tests_prebuilt_node_dir for prebuilt ones), or start the MPI=1 binary "
+                        "with OMPI_MCA_ess_singleton_isolated=1 (no daemon)" % detail)
+        elif key == "orted_missing":
+            text = ("Open MPI's daemon orted was not found (%s). Fix: install Open MPI at the same path on every node "
+                    "(openmpi-bin / openmpi), or give mpirun --prefix" % cause["evidence"])
+        elif key == "as_root":
+            text = "mpirun refuses to run as root. Fix: pass --allow-run-as-root (the nccl_tests role does)"
+        elif key == "slots":
+            text = ("mpirun found fewer slots than ranks. Fix: the hostfile needs slots=<GPUs per node> per node and "
+                    "-np nodes x GPUs")
+        elif key == "exe_missing":
+            text = ("mpirun could not find the nccl-tests binary on a node. Fix: install nccl-tests at the same path "
+                    "on every node of the group")
+        elif key == "ssh_host_key":
+            text = ("ssh refused a peer's host key (Host key verification failed). Fix: the peer's host key must be in "
+                    "the known_hosts mpirun's ssh uses (the nccl_tests role scans it at the planned address)")
+        elif key == "ssh_auth":
+            text = ("ssh was refused by a peer (%s). Fix: authorize the group's key for root on every node"
+                    % cause["evidence"])
+        elif key == "ssh_resolve":
+            text = "ssh could not resolve %s. Fix: use addresses or resolvable names in the hostfile" % detail
+        elif key == "ssh_connect":
+            text = ("ssh could not connect to %s. Fix: sshd running and reachable on that port from rank 0 "
+                    "(firewall, nccl_tests_ssh_port)" % detail)
+        elif key == "shared_library":
+            text = ("the binary cannot load %s. Fix: install it or add its directory to LD_LIBRARY_PATH "
+                    "(nccl_tests_nccl_home, nccl_tests_mpi_home, nccl_tests_ld_library_path)" % detail)
+        elif key == "no_such_program":
+            text = ("%s does not exist. Fix: install it, or point nccl_tests_mpirun / nccl_tests_prebuilt_dir at it"
+                    % detail)
+        elif key == "daemon_launch":
+            text = ("mpirun could not start or keep its daemons on the nodes (%s). Fix: see the ssh and Open MPI "
+                    "lines of the run's output; Open MPI must be installed at the same path on every node"
+                    % cause["evidence"])
+        else:
+            text = ("MPI_Init failed before the test started (%s). Fix: see Open MPI's lines in the run's output"
+                    % cause["evidence"])
+        messages.append(text)
+    return messages
+
+
 def evaluate(parsed, min_busbw_gbps=None, gpu_model="auto", topology="auto", nvls="auto", min_bytes=GIB,
-             expect_transport="any", host=None, group=None, rc=None):
+             expect_transport="any", host=None, group=None, rc=None, collective=None):
     """Verdict of one parsed run. Returns a dict (see the module's RETURN)."""
     if min_busbw_gbps is not None and (_num(min_busbw_gbps) is None or float(min_busbw_gbps) < 0):
         raise NcclTestsError("min_busbw_gbps must be a number >= 0 (0 checks correctness only), not %r"
@@ -677,13 +792,16 @@ def evaluate(parsed, min_busbw_gbps=None, gpu_model="auto", topology="auto", nvl
     if nvls not in ("auto", "on", "off", True, False):
         raise NcclTestsError("nvls must be auto, on or off, not %r" % (nvls,))
     subject = _subject(host, group, parsed)
-    coll = parsed["collective"] or "nccl-tests"
+    coll = parsed["collective"] or collective or "nccl-tests"
     failures = []
     warnings = list(parsed["warnings"])
     rows = parsed["rows"]
 
-    # -- correctness and completion
-    if not rows:
+    # -- MPI itself (the launch), then correctness and completion
+    mpi = mpi_diagnosis(parsed, group_run=bool(group))
+    failures.extend("%s: %s %s: %s" % (subject, coll, "did not run" if not rows else "MPI failure", text)
+                    for text in mpi)
+    if not rows and not mpi:
         detail = "; ".join(e["message"] for e in parsed["errors"][:3])
         failures.append("%s: %s printed no result rows%s" % (subject, coll, (" (%s)" % detail) if detail else ""))
     for row in rows:
@@ -771,11 +889,11 @@ def evaluate(parsed, min_busbw_gbps=None, gpu_model="auto", topology="auto", nvl
         low = min(used, key=lambda r: r["out_of_place"]["busbw"])
         measured = low["out_of_place"]["busbw"]
         at_size = low["size"]
-    if expected is None:
+    if expected is None and rows:
         failures.append("%s: %s: no default threshold for %s, %s, NVLS %s; set min_busbw_gbps (0 checks "
                         "correctness only)" % (subject, coll, model or "an unknown GPU model",
                                                topo or "an unknown topology", "on" if nvls_on else "off"))
-    elif expected > 0:
+    elif expected is not None and expected > 0:
         if not used and rows:
             failures.append("%s: %s has no out-of-place row of at least %s (largest: %s); run with -e of at "
                             "least %s, or lower min_bytes" % (subject, coll, format_size(min_bytes),
@@ -1187,7 +1305,7 @@ def run_check(params, check_mode=False):
                        topology=params.get("topology") or "auto", nvls=params.get("nvls") or "auto",
                        min_bytes=GIB if params.get("min_bytes") is None else params["min_bytes"],
                        expect_transport=params.get("expect_transport") or "any", host=params.get("host"),
-                       group=params.get("group"), rc=params.get("rc"))
+                       group=params.get("group"), rc=params.get("rc"), collective=params.get("collective"))
     bisection = None
     if params.get("node_results") is not None and not verdict["passed"]:
         bisection = bisect(verdict, params["node_results"], group=params.get("group"))

@@ -122,6 +122,76 @@ def query_installed(run, package_manager, package):
     return versions[0] if versions else None
 
 
+# --------------------------------------------------------------------------- NVIDIA's package names
+
+# From R580 NVIDIA ships the fabric manager without the branch in its name, in the apt and the dnf
+# repositories alike: `nvidia-fabricmanager`. Before, apt had `nvidia-fabricmanager-<branch>` and dnf
+# `nvidia-fabric-manager`. Read in NVIDIA/gpu-driver-container (commit 06a208c, 2026-08):
+# ubuntu22.04|24.04/precompiled/nvidia-driver fabricmanager_install() (`-ge 580`: nvidia-fabricmanager,
+# else nvidia-fabricmanager-${DRIVER_BRANCH}, then `apt-mark hold` of that name), the same split in
+# ubuntu*/precompiled/local-repo.sh, and rhel9|rhel10/precompiled/Dockerfile (`-ge 580`:
+# nvidia-fabricmanager-${DRIVER_VERSION}, else nvidia-fabric-manager-${DRIVER_VERSION}); rhel9/install.sh
+# versionlocks `nvidia-fabricmanager`. NVIDIA/cloud-native-stack playbooks/nvidia-driver.yaml (Ubuntu):
+# `driver_version <= 570` nvidia-fabricmanager-<branch>, `>= 580` nvidia-fabricmanager.
+FABRICMANAGER_UNSUFFIXED_FROM = 580
+
+
+def fabricmanager_package_name(package_manager, branch):
+    """NVIDIA's fabric-manager package name in its CUDA repository for this driver branch."""
+    branch = str(branch).strip()
+    if not branch.isdigit():
+        raise ValueError("driver branch must be a number like 580, got %r" % branch)
+    if int(branch) >= FABRICMANAGER_UNSUFFIXED_FROM:
+        return "nvidia-fabricmanager"
+    return "nvidia-fabricmanager-%s" % branch if package_manager == "apt" else "nvidia-fabric-manager"
+
+
+# RHEL: NVIDIA's CUDA repository ships the driver as the modular stream nvidia-driver:<stream>; without
+# the stream enabled, dnf's modular filtering hides its packages. Streams, read in
+# NVIDIA/gpu-driver-container: rhel9|rhel10/precompiled/Dockerfile `dnf -y module enable
+# nvidia-driver:${DRIVER_STREAM}-open/default` (open kernel modules), rhel8|rhel9/install.sh `dnf module
+# enable -y nvidia-driver:${DRIVER_BRANCH}-dkms` (proprietary kernel modules built by DKMS).
+DNF_DRIVER_MODULE = "nvidia-driver"
+
+
+def driver_module_stream(branch, open_modules):
+    """'580', True -> '580-open'; '580', False -> '580-dkms'."""
+    return "%s-%s" % (str(branch).strip(), "open" if open_modules else "dkms")
+
+
+def parse_dnf_module_list(text, module=DNF_DRIVER_MODULE):
+    """`dnf module list [--enabled] MODULE` -> the module's enabled streams.
+
+    dnf prints a table per repository (dnf/module/module_base.py): `Name  Stream  Profiles  Summary`,
+    the stream cell carrying its markers, e.g. `580-open [e]` or `latest-dkms [d][e]`."""
+    enabled = []
+    for line in (text or "").splitlines():
+        match = re.match(r"^(\S+)\s+(\S+)((?:\s?\[[a-z]\])*)", line)
+        if match and match.group(1) == module and "[e]" in match.group(3) and match.group(2) not in enabled:
+            enabled.append(match.group(2))
+    return enabled
+
+
+def module_stream_commands(wanted, enabled, module=DNF_DRIVER_MODULE):
+    """argv lists that make `wanted` the (only) enabled stream; [] when it is already.
+
+    dnf refuses to enable a second stream of a module, so another enabled one is reset first (the
+    installed packages stay; the role then installs the wanted version)."""
+    if not wanted or enabled == [wanted]:
+        return []
+    commands = []
+    if enabled:
+        commands.append(["dnf", "-y", "module", "reset", module])
+    commands.append(["dnf", "-y", "module", "enable", "%s:%s" % (module, wanted)])
+    return commands
+
+
+def query_module_streams(run, module=DNF_DRIVER_MODULE):
+    """Enabled streams of a dnf module; [] when none (dnf exits 1: 'No matching Modules to list')."""
+    rc, out, _err = run(["dnf", "--quiet", "module", "list", "--enabled", module])
+    return parse_dnf_module_list(out) if rc == 0 else []
+
+
 # --------------------------------------------------------------------------- choosing versions
 
 def choose_driver(branch, wanted, installed, available):
@@ -263,10 +333,17 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
     """Everything the role needs for one host, as a plain dict (the module's return values).
 
     params: package_manager (apt|dnf), driver_package, driver_branch, driver_version,
-    fabricmanager (auto|enabled|disabled), fabricmanager_package, fabricmanager_version, driver_changed,
-    module_version_file, nvidia_smi_path, pci_devices_path."""
+    fabricmanager (auto|enabled|disabled), fabricmanager_package ('auto': NVIDIA's name for the branch,
+    '': none known), fabricmanager_version, driver_changed, module_version_file, nvidia_smi_path,
+    pci_devices_path, driver_module_stream (dnf: the nvidia-driver stream to enable, '' for none)."""
     pm = params["package_manager"]
     problems = []
+
+    stream = None
+    if pm == "dnf" and params.get("driver_module_stream"):
+        enabled = query_module_streams(run)
+        stream = {"module": DNF_DRIVER_MODULE, "wanted": params["driver_module_stream"], "enabled": enabled,
+                  "commands": module_stream_commands(params["driver_module_stream"], enabled)}
 
     drv_pkg = params["driver_package"]
     drv_installed = query_installed(run, pm, drv_pkg)
@@ -274,6 +351,9 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
     drv_target, problem = choose_driver(params["driver_branch"], params.get("driver_version") or "",
                                         drv_installed, drv_available)
     if problem:
+        if stream and stream["commands"]:
+            problem += (" (the module stream %s:%s is not enabled yet, and dnf hides the packages of other streams)"
+                        % (DNF_DRIVER_MODULE, stream["wanted"]))
         problems.append(problem)
 
     nvswitch = detect_nvswitch(run, params, path_exists, listdir, read)
@@ -281,6 +361,12 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
     fm_required = mode == "enabled" or (mode == "auto" and nvswitch["detected"])
 
     fm_pkg = params.get("fabricmanager_package") or ""
+    if fm_pkg == "auto":
+        try:
+            fm_pkg = fabricmanager_package_name(pm, params["driver_branch"])
+        except ValueError as exc:
+            fm_pkg = ""
+            problems.append("%s (nvidia_host_driver_branch)" % exc)
     notices = []
     fm = {"package": fm_pkg, "required": fm_required, "installed": None, "target": None,
           "install_spec": None, "available": []}
@@ -321,6 +407,7 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
             "available": sorted(drv_available, key=version_key),
         },
         "fabricmanager": fm,
+        "module_stream": stream,
         "nvswitch": nvswitch,
         "loaded_module_version": loaded,
         "reboot_required": required,

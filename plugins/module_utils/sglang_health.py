@@ -6,12 +6,22 @@
 Rank 0: ``GET /health_generate`` returns 200 (a real one-token generation) and
 ``GET /v1/models`` lists the served model name. Ranks >= 1 serve only a dummy
 ``/health`` (200 once their schedulers run): liveness, nothing more.
+
+SGLang 0.5.23 does not listen on its HTTP port at all until every rank of the
+group joined and loaded its weights (entrypoints/http_server.py ``launch_server``
+starts uvicorn after ``Engine._launch_subprocesses`` waited for the schedulers;
+followers start their dummy health server at the same point): "connection
+refused" means "still loading", not "dead". Rank 0 then answers 503 until its
+warm-up request finished. Whether the process still runs is the service
+manager's to say (``alive``).
 """
 
 from __future__ import annotations
 
 import json
 import time
+
+from http.client import HTTPException
 
 from urllib.error import HTTPError, URLError
 
@@ -32,8 +42,16 @@ def http_request(method, url, timeout, api_key=None, body=None):
             return resp.status, resp.read().decode("utf-8", "replace")
     except HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace") if exc.fp else ""
-    except (URLError, OSError, ValueError, UrlsConnectionError) as exc:
-        return 0, str(getattr(exc, "reason", exc))
+    except (URLError, OSError, ValueError, HTTPException, UrlsConnectionError) as exc:
+        # HTTPException: a server that died mid-response (IncompleteRead, BadStatusLine)
+        return 0, str(getattr(exc, "reason", exc)) or type(exc).__name__
+
+
+def _nothing_answered(what, body):
+    if "refused" in body.lower():
+        return "%s -> connection refused (still loading: SGLang listens only after every rank joined " \
+               "and loaded)" % what
+    return "%s -> no answer (%s)" % (what, body)
 
 
 def http_get(url, timeout, api_key=None):
@@ -53,10 +71,14 @@ def probe(base_url, is_head, served_model_name=None, timeout=30, api_key=None, g
     base_url = base_url.rstrip("/")
     if not is_head:
         status, body = get(base_url + "/health", timeout, api_key)
-        return status == 200, "follower /health -> %s" % (status or body)
+        if not status:
+            return False, _nothing_answered("follower /health", body)
+        return status == 200, "follower /health -> %s" % status
     status, body = get(base_url + "/health_generate", timeout, api_key)
+    if not status:
+        return False, _nothing_answered("rank 0 /health_generate", body)
     if status != 200:
-        return False, "rank 0 /health_generate -> %s" % (status or body)
+        return False, "rank 0 /health_generate -> %s%s" % (status, " (warming up or draining)" if status == 503 else "")
     if served_model_name:
         status, body = get(base_url + "/v1/models", timeout, api_key)
         names = served_names(body) if status == 200 else []

@@ -31,6 +31,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_args import
     render_argv,
 )
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_presets import PRESETS
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_software import software_problems
 
 PARENT_GROUP = "sglang_model_groups"
 LAUNCH_PREFIX = ("python3", "-m", "sglang.launch_server")
@@ -68,6 +69,12 @@ DEFAULTS = {
     "sglang_secrets_file": None,
     # Set by the caller (never the value): whether sglang_api_key/_admin_api_key is set.
     "sglang_has_secrets": False,
+    # Read to check the SGLang build against the driver branch before any host changes;
+    # the defaults are the roles' (sglang_server, nvidia_host; a unit test keeps them equal).
+    "sglang_server_image": "lmsysorg/sglang:v0.5.23-cu130",
+    "sglang_server_sglang_version": "0.5.23",
+    "nvidia_host_driver_branch": "580",
+    "gpufleet_host_stack": True,
 }
 
 # Group-level variables rendered 1:1 into a flag.
@@ -312,6 +319,10 @@ def plan_group(group, hosts, hostvars, problems, warnings):
         return None
     if settings["sglang_runtime"] not in RUNTIMES:
         problems.append("%s: sglang_runtime=%r is not one of %s" % (where, settings["sglang_runtime"], ", ".join(RUNTIMES)))
+    problems.extend(software_problems(
+        group, settings["sglang_runtime"], image=settings["sglang_server_image"],
+        sglang_version=settings["sglang_server_sglang_version"], branch=settings["nvidia_host_driver_branch"],
+        host_stack=settings["gpufleet_host_stack"] not in (False, "false", "False", "no", 0)))
 
     ranks = _assign_ranks(group, hosts, hostvars, nnodes, problems)
     if len(ranks) != nnodes:

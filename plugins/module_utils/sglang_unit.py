@@ -34,21 +34,45 @@ def exec_line(argv):
 
 
 def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_size="32g",
-                   model_mount=None, env_file=None, secrets_file=None, extra_run_args=None):
+                   model_mount=None, env_file=None, secrets_file=None, extra_run_args=None,
+                   env_files=None, rdma_devices=None, privileged=False, gpus="all", stop_timeout=300):
     """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
 
     ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
-    unlimited for RDMA; the model read-only; environment from the 0600 env file;
+    unlimited for RDMA; the model read-only; environment from the env files (``env_files``
+    in order, then ``env_file``: a later file wins, as ``docker run`` reads them in order);
     the secrets file (SGLang --config) read-only at the same path.
+
+    RDMA: SGLang's own multi-node manifests run ``privileged`` "to leverage RDMA/InfiniBand";
+    without ``/dev/infiniband`` NCCL logs ``NET/IB : No device found`` at INFO and runs over
+    TCP sockets. With ``rdma_devices`` (the compute HCAs' ``/dev/infiniband/uverbs*`` and
+    ``rdma_cm``, from the fabric facts) the container gets exactly those devices and
+    ``IPC_LOCK`` (ibv_reg_mr pins memory); ``privileged`` is the explicit opt-in that
+    replaces both. No devices, no privilege: a node without HCAs gets neither.
+
+    PID 1: ``--init`` runs docker's init (tini) as PID 1, which forwards SIGTERM to
+    SGLang (a bare PID 1 ignores signals it has no handler for) and reaps the
+    scheduler/detokenizer processes SGLang's crash path kills. ``--stop-timeout``
+    bounds ``docker stop`` (the unit's ExecStop uses the same value).
     """
-    argv = [docker, "run", "--rm", "--name", container_name,
-            "--gpus", "all", "--network", "host", "--ipc", "host", "--shm-size", str(shm_size),
-            "--ulimit", "memlock=-1", "--ulimit", "nofile=1048576:1048576",
-            "--stop-timeout", "300"]
+    argv = [docker, "run", "--rm", "--init", "--name", container_name]
+    if gpus:
+        argv += ["--gpus", str(gpus)]
+    argv += ["--network", "host", "--ipc", "host", "--shm-size", str(shm_size),
+             "--ulimit", "memlock=-1", "--ulimit", "nofile=1048576:1048576",
+             "--stop-timeout", str(int(stop_timeout))]
+    if privileged:
+        argv += ["--privileged"]
+    elif rdma_devices:
+        for device in rdma_devices:
+            if not str(device).startswith("/dev/infiniband/"):
+                raise ValueError("RDMA device %r is not under /dev/infiniband" % (device,))
+            argv += ["--device", str(device)]
+        argv += ["--cap-add", "IPC_LOCK"]
     if model_mount:
         argv += ["-v", "%s:%s:ro" % (model_mount, model_mount)]
-    if env_file:
-        argv += ["--env-file", env_file]
+    for path in list(env_files or []) + ([env_file] if env_file else []):
+        argv += ["--env-file", path]
     if secrets_file:
         argv += ["-v", "%s:%s:ro" % (secrets_file, secrets_file)]
     argv += list(extra_run_args or [])

@@ -22,7 +22,7 @@ description:
   - On RoCE finds the RoCE v2 IPv4 GID index (the value of C(NCCL_IB_GID_INDEX)).
   - Finds the interface that carries O(dist_init_address), or the host's own address on the same network.
   - Reports preflight problems (a compute port not ACTIVE/LinkUp or not at the expected rate, a wrong count, no or
-    disagreeing RoCE GIDs, no interface on the dist-init network) in RV(ansible_facts.gpufleet_fabric.problems)
+    disagreeing RoCE GIDs, no interface on the dist-init network) in RV(ansible_facts.gpufleet_fabric_facts.problems)
     without failing; the C(gpufleet.sglang.nccl_fabric) role fails on them. Warns loudly when a host of a
     multi-node group has no HCA (NCCL falls back to TCP sockets).
 author:
@@ -101,7 +101,7 @@ ansible_facts:
   returned: always
   type: dict
   contains:
-    gpufleet_fabric:
+    gpufleet_fabric_facts:
       description: The fabric of the host.
       returned: always
       type: dict
@@ -231,7 +231,7 @@ def main():
         module.fail_json(msg=str(exc))
     for warning in facts["warnings"]:
         module.warn(warning)
-    module.exit_json(changed=False, ansible_facts={"gpufleet_fabric": facts})
+    module.exit_json(changed=False, ansible_facts={"gpufleet_fabric_facts": facts})
 
 
 if __name__ == "__main__":

@@ -94,10 +94,12 @@ options:
     type: bool
   fabric_manager_active:
     description:
-      - Whether C(nvidia-fabricmanager) is active, from service facts. On an NVSwitch system C(false) is a problem;
-        unset skips the check.
-      - Leave it unset inside a VM whose NVSwitches the hypervisor manages (the fabric manager runs outside the
-        guest); the fabric state check still applies there.
+      - Whether C(nvidia-fabricmanager) is active, from service facts; unset skips the check.
+      - On an NVSwitch system each GPU's NVLink fabric state is the authority. C(false) is accepted, with a warning
+        that the fabric manager is expected on the hypervisor host, when every GPU reports fabric state C(Completed)
+        / status C(Success) (a VM whose NVSwitches the hypervisor manages, NVIDIA's shared NVSwitch virtualization
+        model). Any other state is a problem per GPU, naming the state and the fix. With
+        O(require_fabric_completed=false), C(false) is a problem on its own.
     type: bool
   forbidden_clocks_event_reasons:
     description:
@@ -167,6 +169,12 @@ nvswitch_system:
   description: Whether the host was judged as an NVSwitch system.
   returned: always
   type: bool
+findings_warnings:
+  description: Findings that do not refuse the host (also shown as warnings), e.g. no local fabric manager where every
+    GPU reports its NVLink fabric Completed / Success.
+  returned: always
+  type: list
+  elements: str
 """
 
 import socket
@@ -177,9 +185,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_facts import G
 from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_preflight import (
     DEFAULTS,
     PreflightError,
-    expectations,
-    host_problems,
-    is_nvswitch_system,
+    host_findings,
 )
 
 
@@ -220,12 +226,14 @@ def main():
             facts, warnings = gather(host, p["nvidia_smi_path"], module.get_bin_path, module.run_command)
             for warning in warnings:
                 module.warn(warning)
-        problems = host_problems(host, facts, given)
-        nvswitch = is_nvswitch_system(facts, expectations(given))
+        findings = host_findings(host, facts, given)
     except (GpuFactsError, PreflightError) as exc:
         module.fail_json(msg=str(exc), problems=[str(exc)], host=host)
+    for warning in findings["warnings"]:
+        module.warn(warning)
+    problems = findings["problems"]
     result = dict(changed=False, problems=problems, host=host, gpu_count=len(facts["gpufleet_gpus"]),
-                  nvswitch_system=nvswitch)
+                  nvswitch_system=findings["nvswitch_system"], findings_warnings=findings["warnings"])
     if problems:
         module.fail_json(msg="%s: %d GPU preflight problem(s):\n- %s" % (host, len(problems), "\n- ".join(problems)),
                          **result)

@@ -16,7 +16,9 @@ description:
   - The statistic is the B(minimum) out-of-place bus bandwidth over the rows of at least O(min_bytes); the
     C(# Avg bus bandwidth) line is never used, since it averages every row of a sweep, tiny messages included.
   - Fails on a bus bandwidth below the threshold, C(#wrong) above 0, C(Out of bounds values) FAILED, a FAILED
-    average (C(NCCL_TESTS_MIN_BW)), C(Test timeout), C(Test NCCL failure), C(Test CUDA failure), MPI launch errors,
+    average (C(NCCL_TESTS_MIN_BW)), C(Test timeout), C(Test NCCL failure), C(Test CUDA failure), MPI launch errors
+    (recognised from Open MPI's, ssh's and the loader's messages and reported as the cause with its fix, e.g. no
+    C(plm_rsh_agent) for an MPI=1 binary started without mpirun),
     a run that ended without C(Collective test concluded), a non-zero O(rc), and, when O(expect_transport=ib),
     NCCL falling back to its Socket transport (seen in C(NCCL_DEBUG=INFO) lines).
   - The threshold is O(min_busbw_gbps) when given, else a default from a table by GPU model, topology and NVLS
@@ -84,6 +86,11 @@ options:
   rc:
     description: Exit status of the run (124 from C(timeout) means the outer timeout killed it).
     type: int
+  collective:
+    description:
+      - The nccl-tests binary that ran (e.g. V(all_reduce_perf)), for the messages and report names when the output does
+        not say (a run that died before printing its header, such as an MPI launch failure). The output's own name wins.
+    type: str
   node_results:
     description:
       - Intra-node verdicts of the group's members, a dict of host name to that host's result (this module's return, at
@@ -220,6 +227,7 @@ def main():
             host=dict(type="str"),
             group=dict(type="str"),
             rc=dict(type="int"),
+            collective=dict(type="str"),
             node_results=dict(type="dict"),
             report_dir=dict(type="path"),
             report_name=dict(type="str"),

@@ -47,7 +47,18 @@ options:
     choices: [auto, enabled, disabled]
     default: auto
   fabricmanager_package:
-    description: Fabric-manager package name (for example C(nvidia-fabricmanager-580), C(nvidia-fabric-manager)); empty means none is known.
+    description:
+      - Fabric-manager package name (for example C(nvidia-fabricmanager), C(nvidia-fabricmanager-570)); empty means none is known.
+      - V(auto) is the name in NVIDIA's CUDA repository for O(driver_branch) - from branch 580 C(nvidia-fabricmanager)
+        (apt and dnf), before it C(nvidia-fabricmanager-<branch>) (apt) or C(nvidia-fabric-manager) (dnf).
+    type: str
+    default: ''
+  driver_module_stream:
+    description:
+      - dnf only - the C(nvidia-driver) module stream NVIDIA's RHEL repository ships the driver in (for example
+        C(580-open), C(580-dkms)). The enabled streams are read (C(dnf module list --enabled nvidia-driver)) and
+        RV(module_stream.commands) says how to enable this one; nothing is changed.
+      - Empty means the driver is not modular here.
     type: str
     default: ''
   fabricmanager_version:
@@ -89,7 +100,7 @@ EXAMPLES = r"""
     driver_package: nvidia-open-580
     driver_branch: "580"
     driver_version: 580.159.04
-    fabricmanager_package: nvidia-fabricmanager-580
+    fabricmanager_package: auto
   register: nvidia
 
 - name: Refuse a host that cannot be made consistent
@@ -122,12 +133,24 @@ fabricmanager:
   returned: always
   type: dict
   sample:
-    package: nvidia-fabricmanager-580
+    package: nvidia-fabricmanager
     required: true
     installed: null
     target: 580.159.04-1
-    install_spec: nvidia-fabricmanager-580=580.159.04-1
+    install_spec: nvidia-fabricmanager=580.159.04-1
     available: [580.159.04-1, 580.172.08-1]
+module_stream:
+  description:
+    - dnf with O(driver_module_stream) - the module, the wanted and the enabled streams, and the commands that
+      enable the wanted one (C(dnf module reset) first where another stream is enabled); empty when enabled.
+    - null otherwise.
+  returned: always
+  type: dict
+  sample:
+    module: nvidia-driver
+    wanted: 580-open
+    enabled: []
+    commands: [[dnf, -y, module, enable, "nvidia-driver:580-open"]]
 nvswitch:
   description:
     - Whether this OS sees NVSwitch chips (so must run the fabric manager), and the evidence.
@@ -191,6 +214,7 @@ def main():
             fabricmanager=dict(type="str", choices=["auto", "enabled", "disabled"], default="auto"),
             fabricmanager_package=dict(type="str", default=""),
             fabricmanager_version=dict(type="str", default=""),
+            driver_module_stream=dict(type="str", default=""),
             driver_changed=dict(type="bool", default=False),
             module_version_file=dict(type="path", default="/sys/module/nvidia/version"),
             nvidia_smi_path=dict(type="path", default="/usr/bin/nvidia-smi"),

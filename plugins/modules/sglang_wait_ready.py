@@ -13,6 +13,8 @@ version_added: 0.1.0
 description:
   - On rank 0, ready means C(GET /health_generate) returns 200 (a real one-token generation) and C(GET /v1/models)
     lists O(served_model_name). Ranks 1 and above serve only a dummy C(/health); for them this proves liveness only.
+  - SGLang listens on its HTTP port only after every rank of the group joined and loaded its weights, so
+    "connection refused" counts as still loading, as long as O(unit) is active (or restarting).
   - Gives up early when O(unit) stops being active, and returns the unit's journal tail on failure.
 author:
   - gpufleet.sglang contributors (@gpufleet)
@@ -43,6 +45,12 @@ options:
     description: Journal lines returned on failure.
     type: int
     default: 40
+  log_namespace:
+    description:
+      - journald namespace the unit logs to (its C(LogNamespace=)); the tail is read from it and the default
+        journal together (C(journalctl --namespace=+NAME)). Empty reads the default journal only.
+    type: str
+    default: ""
   api_key:
     description: SGLang API key, sent as a bearer token.
     type: str
@@ -103,6 +111,7 @@ def main():
             delay=dict(type="int", default=5),
             unit=dict(type="str"),
             journal_lines=dict(type="int", default=40),
+            log_namespace=dict(type="str", default=""),
             api_key=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
@@ -123,8 +132,10 @@ def main():
     if not result["ready"] and p["unit"]:
         journalctl = module.get_bin_path("journalctl")
         if journalctl:
-            rc, out, err = module.run_command([journalctl, "-u", p["unit"], "-n", str(p["journal_lines"]),
-                                               "--no-pager", "-o", "short-iso"])
+            namespace = ["--namespace=+%s" % p["log_namespace"]] if p["log_namespace"] else []
+            argv = [journalctl] + namespace + ["-u", p["unit"], "-n", str(p["journal_lines"]),
+                                               "--no-pager", "-o", "short-iso"]
+            rc, out, err = module.run_command(argv)
             result["journal"] = out.splitlines()
     module.exit_json(changed=False, **result)
 

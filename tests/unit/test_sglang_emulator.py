@@ -224,23 +224,41 @@ def test_catalog_found_next_to_emulator(launch, tmp_path, catalog):
 # multi-node group
 # ---------------------------------------------------------------------------
 
-def test_two_node_group_serves_and_breaks_on_peer_loss(launch):
-    dist = free_port()
-    r0 = launch(node_args(0, dist, extra=["--watchdog-timeout", "2"]),
-                env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.005"})
-    wait_listening(r0)
-    assert status(r0.url + "/health") == 503
-    assert status(r0.url + "/v1/models") == 503
-    time.sleep(0.5)
-    assert status(r0.url + "/health") == 503, "ready without rank 1"
+def assert_refused_for(url, seconds):
+    """SGLang does not listen before every rank joined and loaded: connection refused, never 503."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        code, body = http("GET", url, timeout=2)
+        assert code is None and b"refused" in body.lower(), (code, body)
+        time.sleep(0.1)
 
-    r1 = launch(node_args(1, dist, extra=["--watchdog-timeout", "30"]))
+
+def assert_crashed(emu, timeout=10):
+    """SGLang's crash path: SIGQUIT handler -> kill_process_tree -> SIGKILL itself (137 in a shell)."""
+    rc = emu.wait_exit(timeout)
+    assert rc == -signal.SIGKILL, "exit %s, not killed by SIGKILL; log:\n%s" % (rc, emu.logtext())
+    log = emu.logtext()
+    assert "kill_process_tree called" in log, log
+    assert "sigquit" in log.lower(), log
+
+
+def test_two_node_group_serves_and_crashes_on_peer_loss(launch):
+    dist = free_port()
+    r0 = launch(node_args(0, dist, extra=["--watchdog-timeout", "30"]),
+                env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.005"})
+    wait_until(lambda: "dist-init rendezvous listening" in r0.logtext(), 10, "rank 0 rendezvous", r0)
+    assert_refused_for(r0.url + "/health", 1.0)  # alone: not bound, not 503
+
+    r1 = launch(node_args(1, dist, extra=["--watchdog-timeout", "30"]), env={"SGLANG_EMULATOR_START_DELAY": "0"})
     wait_until(lambda: status(r0.url + "/health") == 200, 15, "rank 0 ready", r0)
-    assert "The server is fired up and ready to roll!" in r0.logtext()
-    assert "Init torch distributed begin." in r0.logtext()
+    log = r0.logtext()
+    assert "The server is fired up and ready to roll!" in log
+    assert log.index("Init torch distributed ends") < log.index("Uvicorn running") < log.index("fired up")
+    assert "Init torch distributed begin." in log
 
     # follower: dummy health server only
     wait_until(lambda: status(r1.url + "/health") == 200, 10, "rank 1 health", r1)
+    assert status(r1.url + "/health_generate") == 200 and status(r1.url + "/ping") == 200
     assert status(r1.url + "/v1/models") == 404
     assert http("POST", r1.url + "/v1/chat/completions", {"messages": []})[0] == 404
 
@@ -290,23 +308,71 @@ def test_two_node_group_serves_and_breaks_on_peer_loss(launch):
     assert "duplicate node rank 1" in r0.logtext() and "nnodes=3" in r0.logtext()
     assert status(r0.url + "/health") == 200, "rejections must not break the group"
 
-    # lose rank 1: rank 0 turns unhealthy, then its watchdog (2 s) makes it exit non-zero
+    # lose rank 1: rank 0's scheduler fails its next collective and crashes at once
+    # (SGLang: "Scheduler hit an exception" -> SIGQUIT -> kill_process_tree), long
+    # before its 30 s watchdog.
     r1.proc.kill()
-    wait_until(lambda: status(r0.url + "/health") == 503, 6, "rank 0 unhealthy after peer loss", r0)
-    assert status(r0.url + "/v1/models") == 503
-    rc = r0.wait_exit(10)
-    assert rc not in (0, None), rc
-    assert "Watchdog timeout" in r0.logtext()
+    assert_crashed(r0, timeout=5)
+    assert "Scheduler hit an exception" in r0.logtext()
+    assert "Connection closed by peer" in r0.logtext()
 
 
-def test_follower_exits_when_rank0_goes_away(launch):
+def test_follower_crashes_when_rank0_crashes(launch):
     dist = free_port()
     r0 = launch(node_args(0, dist))
-    r1 = launch(node_args(1, dist, extra=["--watchdog-timeout", "1"]))
+    r1 = launch(node_args(1, dist, extra=["--watchdog-timeout", "300"]))
     wait_until(lambda: status(r0.url + "/health") == 200, 15, "rank 0 ready", r0)
-    r0.proc.kill()  # no goodbye: follower is unhealthy, then its watchdog fires
-    wait_until(lambda: status(r1.url + "/health") != 200, 6, "follower unhealthy", r1)
-    assert r1.wait_exit(10) == 3
+    wait_until(lambda: status(r1.url + "/health") == 200, 10, "rank 1 health", r1)
+    r0.proc.send_signal(signal.SIGQUIT)  # what SGLang's scheduler sends its main process on an exception
+    assert_crashed(r0)
+    assert "Received sigquit" in r0.logtext() or "SIGQUIT received" in r0.logtext()
+    assert_crashed(r1, timeout=5)  # its broadcasts from rank 0 fail: same crash path, well before the watchdog
+    assert "Lost node rank 0" in r1.logtext()
+
+
+def test_follower_health_stays_200_when_rank0_goes_silent(launch):
+    # A hung rank 0 (no close): the follower's dummy /health keeps answering 200 --
+    # it knows nothing of the group -- until the watchdog crashes the follower.
+    dist = free_port()
+    r0 = launch(node_args(0, dist))
+    r1 = launch(node_args(1, dist, extra=["--watchdog-timeout", "3"]))
+    wait_until(lambda: status(r0.url + "/health") == 200, 15, "rank 0 ready", r0)
+    wait_until(lambda: status(r1.url + "/health") == 200, 10, "rank 1 health", r1)
+    r0.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: "missed heartbeats" in r1.logtext(), 8, "heartbeat loss noticed", r1)
+        assert status(r1.url + "/health") == 200
+        assert status(r1.url + "/health_generate") == 200
+        assert_crashed(r1, timeout=8)
+        assert "watchdog timeout" in r1.logtext()
+    finally:
+        r0.proc.send_signal(signal.SIGCONT)
+
+
+def test_scheduler_exception_crashes_with_137_in_a_shell(launch, tmp_path, catalog):
+    # SIGUSR1 (emulator only) raises in the emulated scheduler: log, SIGQUIT, SIGKILL.
+    emu = launch(_single())
+    wait_until(lambda: status(emu.url + "/health") == 200, 15, "ready", emu)
+    emu.proc.send_signal(signal.SIGUSR1)
+    assert_crashed(emu)
+    assert "Scheduler hit an exception" in emu.logtext()
+    assert "SIGQUIT received" in emu.logtext()  # running phase handler (tokenizer_manager.py)
+
+    port = free_port()
+    env = dict(os.environ, SGLANG_EMULATOR_CATALOG=str(catalog))
+    shell = subprocess.Popen(
+        ["sh", "-c", '"$@" & pid=$!; echo "pid=$pid"; wait "$pid"; echo "rc=$?"', "sh", sys.executable,
+         str(EMULATOR), "--model-path", "/m", "--host", LOOPBACK, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        pid = int(shell.stdout.readline().strip().split("=", 1)[1])
+        wait_until(lambda: status("http://%s:%d/health" % (LOOPBACK, port)) == 200, 15, "shell child ready")
+        os.kill(pid, signal.SIGQUIT)
+        out, _err = shell.communicate(timeout=10)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+    assert out.strip() == "rc=137"
 
 
 def test_follower_waits_for_rank0_shutdown_on_sigterm(launch):
@@ -327,12 +393,18 @@ def test_follower_waits_for_rank0_shutdown_on_sigterm(launch):
     assert r1.wait_exit(10) == 0
 
 
+def test_follower_before_loading_exits_on_sigterm(launch):
+    emu = launch(node_args(1, free_port()))
+    wait_until(lambda: "Waiting for node rank 0" in emu.logtext(), 10, "follower waiting", emu)
+    emu.proc.send_signal(signal.SIGTERM)
+    assert emu.wait_exit(5) == 0
+
+
 def test_follower_gives_up_after_dist_timeout(launch):
-    emu = launch(node_args(1, free_port(), extra=["--dist-timeout", "1"]))
-    wait_listening(emu)
-    assert status(emu.url + "/health") == 503
+    emu = launch(node_args(1, free_port(), extra=["--dist-timeout", "2"]))
+    wait_until(lambda: "Waiting for node rank 0" in emu.logtext(), 10, "follower waiting", emu)
+    assert_refused_for(emu.url + "/health", 1.0)
     assert emu.wait_exit(10) == 1
-    assert "Waiting for node rank 0" in emu.logtext()
 
 
 # ---------------------------------------------------------------------------
@@ -397,6 +469,8 @@ def test_metrics_num_running_reqs_tracks_slow_request(launch):
         return sum(values)
 
     assert metric("sglang:num_running_reqs") == 0
+    assert metric("sglang:num_requests_total") == 1  # SGLang's warm-up request (8 tokens) is counted
+    assert metric("sglang:generation_tokens_total") == 8
     done = {}
     t = threading.Thread(target=lambda: done.update(r=http(
         "POST", emu.url + "/generate", {"text": "slow", "sampling_params": {"max_new_tokens": 30}}, timeout=20)),
@@ -406,38 +480,50 @@ def test_metrics_num_running_reqs_tracks_slow_request(launch):
     t.join(20)
     assert done["r"][0] == 200
     assert metric("sglang:num_running_reqs") == 0
-    assert metric("sglang:generation_tokens_total") == 30
-    assert metric("sglang:num_requests_total") == 1
+    assert metric("sglang:generation_tokens_total") == 38
+    assert metric("sglang:num_requests_total") == 2
     for name in ("sglang:num_queue_reqs", "sglang:token_usage", "sglang:gen_throughput",
                  "sglang:prompt_tokens_total"):
         metric(name)
     text = http("GET", emu.url + "/metrics")[1].decode()
     assert "sglang:time_to_first_token_seconds_bucket" in text
-    assert 'sglang:e2e_request_latency_seconds_count{model_name="small",is_streaming="false"} 1.0' in text
+    assert 'sglang:e2e_request_latency_seconds_count{model_name="small",is_streaming="false"} 2.0' in text
 
 
-def test_start_delay_is_honoured(launch):
+def test_start_delay_then_warmup(launch):
     t0 = time.monotonic()
     emu = launch(_single(["--context-length", "32k"]), env={"SGLANG_EMULATOR_START_DELAY": "1.5"})
-    wait_listening(emu)
-    assert status(emu.url + "/health") == 503
-    wait_until(lambda: status(emu.url + "/health") == 200, 15, "ready after delay", emu)
+    wait_until(lambda: "Load weight begin" in emu.logtext(), 10, "loading", emu)
+    assert_refused_for(emu.url + "/health", 1.0)  # loading: not listening
+    wait_until(lambda: status(emu.url + "/model_info") == 200, 15, "listening", emu)
     assert time.monotonic() - t0 >= 1.5
-    assert "Load weight end." in emu.logtext()
+    # warming up (ServerStatus.Starting): health 503, the API already answers
+    assert status(emu.url + "/health") == 503 and status(emu.url + "/health_generate") == 503
+    assert status(emu.url + "/v1/models") == 200
+    wait_until(lambda: status(emu.url + "/health") == 200, 15, "ready after warm-up", emu)
+    log = emu.logtext()
+    assert log.index("Load weight end.") < log.index("Uvicorn running") < log.index("fired up")
     card = json.loads(http("GET", emu.url + "/v1/models")[1])["data"][0]
     assert card["max_model_len"] == 32000  # SGLang's human_readable_int
 
 
-def test_fail_ready_never_becomes_ready(launch):
+def test_fail_ready_never_listens(launch):
     emu = launch(_single(), env={"SGLANG_EMULATOR_FAIL_READY": "1"})
-    wait_listening(emu)
-    deadline = time.monotonic() + 1.5
-    while time.monotonic() < deadline:
-        assert status(emu.url + "/health") == 503
-        time.sleep(0.1)
-    assert status(emu.url + "/health_generate") == 503
-    assert status(emu.url + "/v1/models") == 503
+    wait_until(lambda: "never become ready" in emu.logtext(), 10, "loading", emu)
+    assert_refused_for(emu.url + "/health", 1.5)
     assert emu.proc.poll() is None
+    emu.proc.send_signal(signal.SIGTERM)
+    assert emu.wait_exit(5) == 0
+
+
+def test_port_in_use_fails_the_start(launch):
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen(1)
+        emu = launch(_single(), port=taken.getsockname()[1])
+        emu.proc.wait(timeout=15)
+    assert emu.proc.returncode == 1
+    assert "is not available" in emu.logtext()
 
 
 def _check_api_key(emu, key):
@@ -445,6 +531,8 @@ def _check_api_key(emu, key):
     assert status(emu.url + "/v1/models") == 401
     assert status(emu.url + "/v1/models", headers={"Authorization": "Bearer wrong"}) == 401
     assert status(emu.url + "/v1/models", headers={"Authorization": "Bearer " + key}) == 200
+    assert status(emu.url + "/v1/models", headers={"x-api-key": key}) == 401  # SGLang: Bearer only
+    assert status(emu.url + "/v1/models", headers={"Authorization": key}) == 401
     code, _body = http("POST", emu.url + "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
                                                                   "max_tokens": 1})
     assert code == 401
@@ -453,7 +541,22 @@ def _check_api_key(emu, key):
 
 
 def test_api_key_required_when_set(launch):
-    _check_api_key(launch(_single(["--api-key", "s3cret", "--enable-metrics"])), "s3cret")
+    emu = launch(_single(["--api-key", "s3cret", "--enable-metrics"]))
+    _check_api_key(emu, "s3cret")
+    # SGLang logs its server arguments, the key in clear (engine.py _server_args_for_logging)
+    assert "'api_key': 's3cret'" in emu.logtext()
+    info = json.loads(http("GET", emu.url + "/server_info", headers={"Authorization": "Bearer s3cret"})[1])
+    assert "s3cret" not in json.dumps(info)
+
+
+def test_admin_key_guards_flush_cache(launch, catalog):
+    if not _catalog_has(catalog, "--admin-api-key"):
+        pytest.skip("catalog has no --admin-api-key")
+    emu = launch(_single(["--api-key", "user", "--admin-api-key", "admin"]))
+    wait_until(lambda: status(emu.url + "/health") == 200, 15, "ready", emu)
+    assert http("POST", emu.url + "/flush_cache", headers={"Authorization": "Bearer user"})[0] == 401
+    assert http("POST", emu.url + "/flush_cache", headers={"Authorization": "Bearer admin"})[0] == 200
+    assert status(emu.url + "/v1/models", headers={"Authorization": "Bearer user"}) == 200
 
 
 def test_api_key_from_config_file(launch, tmp_path, catalog):

@@ -5,8 +5,9 @@
 
 NVIDIA's repositories are unreachable in the test, so this builds stand-ins with NVIDIA's real
 package names, versions and dependency shapes (Debian CUDA repository: nvidia-open-<branch>,
-cuda-drivers-<branch>, nvidia-fabricmanager-<branch>, nvidia-persistenced; libnvidia-container
-repository: nvidia-container-toolkit and friends), in the real repositories' layouts:
+cuda-drivers-<branch>, the fabric manager under its name for the branch - nvidia-fabricmanager from
+R580, nvidia-fabricmanager-<branch> before -, nvidia-persistenced; libnvidia-container repository:
+nvidia-container-toolkit and friends), in the real repositories' layouts:
 
   OUT/cuda/debian12/x86_64/                  flat repository ("deb URL /"), key 3bf863cc.pub
   OUT/libnvidia-container/stable/deb/<arch>/ flat repository ("deb URL/$(ARCH) /")
@@ -93,6 +94,14 @@ def upstream(version):
     return version.split(":", 1)[-1].split("-", 1)[0]
 
 
+def fabricmanager_name(branch):
+    """NVIDIA's apt name of the fabric manager for a driver branch. From R580 there is no branch suffix:
+    NVIDIA/gpu-driver-container ubuntu22.04|24.04/precompiled/nvidia-driver fabricmanager_install()
+    (`-ge 580`: nvidia-fabricmanager, else nvidia-fabricmanager-${DRIVER_BRANCH}); NVIDIA/cloud-native-stack
+    playbooks/nvidia-driver.yaml (`>= 580`: nvidia-fabricmanager=<version>-1)."""
+    return "nvidia-fabricmanager" if int(branch) >= 580 else "nvidia-fabricmanager-%s" % branch
+
+
 def driver_packages(branch, version, gpu_fixtures):
     """The Debian CUDA repository's driver packages, as test doubles."""
     up = upstream(version)
@@ -121,7 +130,7 @@ def driver_packages(branch, version, gpu_fixtures):
              files={"usr/bin/nvidia-persistenced": (DAEMON.format(name="nvidia-persistenced"), 0o755),
                     "lib/systemd/system/nvidia-persistenced.service": (PERSISTENCED_UNIT, 0o644)},
              description="daemon to maintain persistent software state in the NVIDIA driver"),
-        dict(name="nvidia-fabricmanager-%s" % branch, version=version, postinst=POSTINST_UNITS,
+        dict(name=fabricmanager_name(branch), version=version, postinst=POSTINST_UNITS,
              files={"usr/bin/nv-fabricmanager": (FABRICMANAGER.format(version=up), 0o755),
                     "usr/share/nvidia/nvswitch/fabricmanager.cfg": ("LOG_LEVEL=4\n", 0o644),
                     "lib/systemd/system/nvidia-fabricmanager.service": (FABRICMANAGER_UNIT, 0o644)},

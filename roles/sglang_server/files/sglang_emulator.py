@@ -55,20 +55,53 @@ every line is an object with an ``op``:
 * follower -> rank 0: ``{"op":"hello","node_rank":r,"nnodes":n,"tp_size":t,...}``
 * rank 0 -> follower: ``{"op":"welcome",...}`` or ``{"op":"reject","reason":...}``
   (wrong nnodes/tp_size, rank out of range, duplicate rank, group broken)
-* both ways every 0.5 s: ``{"op":"ping"}``; a peer silent for 3 s is lost
-* rank 0 -> followers: ``{"op":"ready"}`` once serving, ``{"op":"shutdown"}`` on a
-  graceful exit; follower -> rank 0: ``{"op":"bye"}`` on a graceful exit.
+* rank 0 -> followers: ``{"op":"formed"}`` once every rank joined ("Init torch
+  distributed ends"), ``{"op":"ready"}`` once serving, ``{"op":"shutdown"}`` on a
+  graceful exit (SGLang's ShutdownReq broadcast)
+* both ways every 0.5 s: ``{"op":"ping"}``; follower -> rank 0 ``{"op":"bye"}`` on a
+  graceful exit.
 
-Rank 0 is ready when all ``--nnodes`` ranks joined (this is "Init torch
-distributed ends") AND the start delay elapsed after that.  A follower retries
-connecting forever (or until ``--dist-timeout``, then exits 1).  A rank that
-drops out before the group formed may rejoin; once the group formed, losing any
-peer breaks it (as NCCL does): /health turns 503, new joins are rejected, and
-after ``--watchdog-timeout`` seconds (default 300) rank 0 exits 3.  A follower
-that loses rank 0 (connection closed or heartbeats missed) turns 503 and exits
-3 after min(``--watchdog-timeout``, 10) seconds, like a real follower whose NCCL
-communicator errors out, so that a service manager restarts it in time to join
-the next rank 0.  Restart every rank to form a new group.
+Start-up, as SGLang 0.5.23 (sglang/srt/entrypoints/engine.py
+``Engine._launch_subprocesses``, http_server.py ``launch_server`` /
+``_wait_and_warmup``): every rank "loads weights" for SGLANG_EMULATOR_START_DELAY
+seconds once all ``--nnodes`` ranks joined.  Until then NO rank listens on its
+HTTP port: a probe gets "connection refused", not 503 (the port is bound without
+``listen()``, so a port already in use still fails the start at once).  Then:
+
+* rank 0 listens (uvicorn starts after ``scheduler_init_result.wait_for_ready()``),
+  answers /health, /health_generate and /ready with 503 while it warms up
+  (``ServerStatus.Starting``) but already serves /model_info, /v1/models and
+  generation; the warm-up is SGLang's ``_execute_server_warmup``: GET /model_info,
+  then POST /generate (8 tokens) to itself, with ``Authorization: Bearer`` when an
+  API key is set.  Then "The server is fired up and ready to roll!" and 200.
+* followers start SGLang's dummy health server (utils/common.py
+  ``launch_dummy_health_check_server``): /health, /health_generate and /ping
+  answer 200 from then on, whatever happens to the group, until the process dies.
+
+A follower retries connecting forever (or until ``--dist-timeout``, then exits 1).
+A rank that drops out before the group formed may rejoin; once the group formed,
+a rank that loses a peer crashes at once, as SGLang's schedulers do: their
+per-iteration ``broadcast_pyobj`` over the TP group's gloo group
+(managers/scheduler_components/request_receiver.py) raises when the peer's
+connection closes, ``run_scheduler_process`` (managers/scheduler.py) logs
+"Scheduler hit an exception" and sends SIGQUIT to the main process, whose handler
+kills the process tree, itself last (see Crash below).  A peer that goes silent
+without closing (missed heartbeats) turns rank 0's health 503 and crashes the rank
+after ``--watchdog-timeout`` (SGLang's watchdog, utils/watchdog.py, also ends in
+SIGQUIT).  So when any rank crashes, every rank of the group exits "killed", and
+systemd's ``Restart=on-failure`` brings the whole group back.
+
+Crash (mirroring SGLang 0.5.23)
+-------------------------------
+SIGQUIT to the main process is SGLang's crash path (entrypoints/engine.py
+``launch_phase_sigquit_handler``, managers/tokenizer_manager.py
+``SignalHandler.running_phase_sigquit_handler``): it logs the error and calls
+``kill_process_tree(os.getpid())`` (utils/common.py), which SIGKILLs the children
+and then the process itself.  The process therefore dies of SIGKILL: systemd logs
+``code=killed, status=9/KILL``, a shell or ``docker run`` reports exit status 137.
+SIGUSR1 (emulator only, for tests) raises an exception in the emulated scheduler,
+which takes the same path (log, SIGQUIT, SIGKILL).  Sending SIGQUIT directly works
+on the emulator and on real SGLang alike.
 
 Signals (mirroring SGLang 0.5.23)
 ---------------------------------
@@ -77,45 +110,52 @@ requests get 503 (stricter than SGLang, which only fails health and relies on
 the router to stop sending), in-flight requests and streams finish, then rank 0
 sends ``shutdown`` (SGLang's ShutdownReq broadcast) to the followers and exits 0.
 A second signal exits 1 at once.
-Follower, SIGTERM while in a healthy group: IGNORED with SGLang's warning
-("waiting for the rank-0 ShutdownReq broadcast"); it exits 0 when rank 0 shuts
-down (or is killed by the service manager's stop timeout).  SIGTERM before
-joining or after the group broke, and SIGINT: exits 0 at once.
+Follower, SIGTERM once its dummy health server runs: IGNORED with SGLang's
+warning ("waiting for the rank-0 ShutdownReq broadcast"; engine.py installs that
+handler after ``wait_for_ready``); it exits 0 when rank 0 shuts down (or is killed
+by the service manager's stop timeout).  SIGTERM before that, and SIGINT: exits 0
+at once.
 
 HTTP
 ----
 Followers (node rank >= 1) serve only ``/health``, ``/health_generate`` and
-``/ping`` (200 once joined, 503 otherwise) -- and ``/metrics`` with
+``/ping`` (always 200 once listening) -- and ``/metrics`` with
 ``--enable-metrics`` -- like SGLang's dummy health server; everything else is
 404.  Rank 0 serves /health, /health_generate, /ready, /v1/models,
 /v1/models/<id>, /model_info, /get_model_info, /server_info,
 /get_server_info, /version, POST /generate, /v1/completions,
 /v1/chat/completions, /flush_cache and -- only with ``--enable-metrics``, as in
-SGLang -- /metrics.  Until ready, and while draining or broken, everything but
-/metrics answers 503.  (Real SGLang does not even listen on its HTTP port while
-it loads weights: readiness gates must treat "connection refused" as not ready
-too.)  Generation is deterministic (words picked from a hash of the prompt);
-without max_tokens / max_new_tokens 16 tokens are produced (finish_reason
-"stop"), with one exactly that many ("length"), one every
-SGLANG_EMULATOR_TOKEN_DELAY seconds.  /health_generate is not counted in the
-metrics.
+SGLang -- /metrics.  While warming up, health answers 503; while draining or
+broken, everything but /metrics answers 503.  Generation is deterministic (words
+picked from a hash of the prompt); without max_tokens / max_new_tokens 16 tokens
+are produced (finish_reason "stop"), with one exactly that many ("length"), one
+every SGLANG_EMULATOR_TOKEN_DELAY seconds.  /health_generate is not counted in
+the metrics (the warm-up request is, as in SGLang).
 
-``--api-key`` (or ``api-key:`` in ``--config``) is enforced as SGLang does:
-``Authorization: Bearer <key>`` (or ``x-api-key: <key>``) on every endpoint
-except OPTIONS and paths starting with /health, /ready or /metrics; failures
-get 401 ``{"error": "Unauthorized"}``.  Followers never check it.
+``--api-key`` (or ``api-key:`` in ``--config``) is enforced as SGLang 0.5.23's
+``decide_request_auth`` (utils/auth.py) does: only ``Authorization: Bearer <key>``
+(no ``x-api-key``), on every endpoint except OPTIONS and paths starting with
+/health, /ready or /metrics; /flush_cache (ADMIN_OPTIONAL) needs
+``--admin-api-key`` when one is set.  Failures get 401 ``{"error": "Unauthorized"}``.
+Followers never check it.
+
+Logging: like SGLang (engine.py ``_server_args_for_logging``, which redacts only
+watermark secrets), the emulator logs ``server_args={...}`` at start WITH the API
+keys in clear: whoever reads the unit's journal reads the keys.  /server_info
+redacts them (SGLang returns them to any caller holding the API key).
 
 Exit codes
 ----------
 0 graceful exit; 1 start-up error (bad catalog/config, port in use, rejected
 by rank 0, ``--dist-timeout`` elapsed) or a second signal; 2 argv rejected;
-3 distributed group lost and watchdog timeout elapsed.
+killed by SIGKILL (137 in a shell) on a crash.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import importlib.util
 import json
 import logging
@@ -127,6 +167,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import deque
 from decimal import Decimal
@@ -139,9 +180,8 @@ HEARTBEAT_INTERVAL = 0.5   # seconds between pings, both directions
 HEARTBEAT_TIMEOUT = 3.0    # a peer silent this long is lost
 CONNECT_RETRY = 1.0        # follower: seconds between connection attempts
 HANDSHAKE_TIMEOUT = 10.0   # seconds to wait for hello / welcome
-FOLLOWER_LOSS_EXIT = 10.0  # a follower without rank 0 exits after min(this, --watchdog-timeout)
 
-EXIT_OK, EXIT_ERROR, EXIT_ARGV, EXIT_WATCHDOG = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_ARGV = 0, 1, 2
 
 VOCAB = (
     "the model emulator says hello from a test double that streams tokens at a "
@@ -551,10 +591,10 @@ class Settings:
         gpus_per_node = max(1, self.tp_size // self.nnodes)
         self.first_tp_rank = self.node_rank * gpus_per_node
 
-    def args_dict(self):
+    def args_dict(self, redact=True):
         out = {}
         for key, value in sorted(vars(self.args).items()):
-            if key in ("api_key", "admin_api_key", "hf_token") and value:
+            if redact and key in ("api_key", "admin_api_key", "hf_token") and value:
                 value = "<redacted>"
             try:
                 json.dumps(value)
@@ -600,8 +640,11 @@ class Engine:
         self.t_start = time.monotonic()
         # group
         self.peers = {}             # node_rank -> Peer (rank 0) ; {0: Peer} on followers
-        self.formed_at = None       # all ranks joined
-        self.ready = False
+        self.formed_at = None       # all ranks joined ("Init torch distributed ends")
+        self.loaded = False         # weights loaded: the HTTP port listens from now on
+        self.ready = False          # rank 0: warm-up done (ServerStatus.Up)
+        self.crashing = False
+        self.dist = None
         self.broken_at = None
         self.broken_reason = None
         self.rank0_shutdown = False
@@ -622,28 +665,41 @@ class Engine:
         with self.lock:
             return self.ready and self.broken_at is None and not self.draining
 
-    def follower_healthy(self):
+    def admitting(self):
         with self.lock:
-            return 0 in self.peers and self.broken_at is None and not self.draining
+            return self.loaded and self.broken_at is None and not self.draining
+
+    def follower_ignores_sigterm(self):
+        # engine.py installs the follower's "wait for ShutdownReq" SIGTERM handler
+        # only after its schedulers are ready (when the dummy health server starts).
+        with self.lock:
+            return self.loaded and not self.draining
 
     def mark_broken(self, reason):
+        """A peer went silent (no close): health 503 on rank 0, crash after --watchdog-timeout."""
         with self.lock:
             if self.broken_at is not None:
                 return
             self.broken_at = time.monotonic()
             self.broken_reason = reason
-        LOG.error("%s; distributed group is broken, health now 503; exiting in %.0fs (watchdog)",
-                  reason, self.exit_after_loss())
+        LOG.error("%s; distributed group is broken; crashing in %.0fs (watchdog)",
+                  reason, self.s.watchdog_timeout)
 
-    def exit_after_loss(self):
-        if self.s.node_rank == 0:
-            return self.s.watchdog_timeout
-        return min(self.s.watchdog_timeout, FOLLOWER_LOSS_EXIT)
+    def peer_lost(self, reason, silent=False):
+        """A peer of a formed group is gone: SGLang's schedulers fail their next collective."""
+        if silent:
+            self.mark_broken(reason)
+            return
+        with self.lock:
+            self.broken_at = self.broken_at or time.monotonic()
+            self.broken_reason = reason
+        scheduler_exception("RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc] "
+                            "Connection closed by peer (%s)" % reason)
 
     # -- requests ----------------------------------------------------------
     def admit(self, streaming=False):
         with self.lock:
-            if not (self.ready and self.broken_at is None and not self.draining):
+            if not (self.loaded and self.broken_at is None and not self.draining):
                 raise NotAdmitted()
             self.queued += 1
         return _Request(self, bool(streaming))
@@ -899,6 +955,7 @@ class Rank0Dist:
             else:
                 formed = False
         if formed:
+            self.broadcast({"op": "formed"})
             on_group_formed(e)
         bye = False
         while True:
@@ -913,9 +970,9 @@ class Rank0Dist:
                 bye = True
                 break
         how = "left the group (graceful exit)" if bye else "closed its connection"
-        self.lose(peer, "node rank %d %s" % (rank, how))
+        self.lose(peer, "node rank %d at %s %s" % (rank, peer.addr, how))
 
-    def lose(self, peer, reason):
+    def lose(self, peer, reason, silent=False):
         e = self.e
         with e.lock:
             if e.peers.get(peer.node_rank) is not peer:
@@ -926,7 +983,7 @@ class Rank0Dist:
         if e.draining:
             LOG.info("%s", reason)
         elif formed:
-            e.mark_broken("Lost node rank %d: %s" % (peer.node_rank, reason))
+            e.peer_lost("Lost node rank %d: %s" % (peer.node_rank, reason), silent)
         else:
             LOG.warning("%s before the group formed; waiting for it to rejoin", reason)
 
@@ -936,7 +993,8 @@ class Rank0Dist:
             peers = list(self.e.peers.values())
         for p in peers:
             if now - p.last_seen > HEARTBEAT_TIMEOUT:
-                self.lose(p, "node rank %d missed heartbeats for %.1fs" % (p.node_rank, now - p.last_seen))
+                self.lose(p, "node rank %d missed heartbeats for %.1fs" % (p.node_rank, now - p.last_seen),
+                          silent=True)
             else:
                 p.send({"op": "ping", "t": time.time()})
 
@@ -1011,7 +1069,6 @@ class FollowerDist:
                 e.peers[0] = peer
             self.peer = peer
             LOG.info("Joined the distributed group at %s:%d as node rank %d", s.dist_host, s.dist_port, s.node_rank)
-            log_tp("Init torch distributed ends. mem usage=0.00 GB", s)
             self._read(fh, peer)
             return
 
@@ -1027,7 +1084,13 @@ class FollowerDist:
                 break
             peer.last_seen = time.monotonic()
             op = msg.get("op") if isinstance(msg, dict) else None
-            if op == "ready":
+            if op == "formed":
+                with e.lock:
+                    first = e.formed_at is None
+                    e.formed_at = e.formed_at or time.monotonic()
+                if first:
+                    on_group_formed(e)
+            elif op == "ready":
                 LOG.info("Node rank 0 reports the server is ready")
             elif op == "shutdown":
                 with e.lock:
@@ -1036,7 +1099,7 @@ class FollowerDist:
                 break
         self.lose(reason)
 
-    def lose(self, reason):
+    def lose(self, reason, silent=False):
         e = self.e
         with e.lock:
             peer = e.peers.pop(0, None)
@@ -1044,10 +1107,11 @@ class FollowerDist:
             return
         peer.close()
         self.lost_at = time.monotonic()
-        if e.draining:
+        if e.draining or e.rank0_shutdown:
             return
-        if not e.rank0_shutdown:
-            e.mark_broken("Lost node rank 0: %s" % reason)
+        # Joined: this rank's schedulers are in rank 0's process group (real SGLang
+        # would be inside init_process_group or the event loop's broadcasts).
+        e.peer_lost("Lost node rank 0 at %s:%d: %s" % (e.s.dist_host, e.s.dist_port, reason), silent)
 
     def tick(self):
         peer = self.peer
@@ -1055,7 +1119,7 @@ class FollowerDist:
             return
         now = time.monotonic()
         if now - peer.last_seen > HEARTBEAT_TIMEOUT:
-            self.lose("node rank 0 missed heartbeats for %.1fs" % (now - peer.last_seen))
+            self.lose("node rank 0 missed heartbeats for %.1fs" % (now - peer.last_seen), silent=True)
         else:
             peer.send({"op": "ping", "t": time.time()})
 
@@ -1071,6 +1135,7 @@ class FollowerDist:
 # --------------------------------------------------------------------------
 
 AUTH_EXEMPT_PREFIXES = ("/health", "/ready", "/metrics")
+ADMIN_OPTIONAL_PATHS = ("/flush_cache",)  # @auth_level(AuthLevel.ADMIN_OPTIONAL) in http_server.py
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1143,14 +1208,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _authorized(self, path):
+        """SGLang 0.5.23 utils/auth.py decide_request_auth: Bearer only, probes exempt."""
         s = self.engine.s
-        if not s.api_key or self.command == "OPTIONS" or path.startswith(AUTH_EXEMPT_PREFIXES):
+        if self.command == "OPTIONS" or path.startswith(AUTH_EXEMPT_PREFIXES):
             return True
-        authz = self.headers.get("Authorization") or ""
-        parts = authz.split(" ", 1)
-        if len(parts) == 2 and parts[0].lower() == "bearer" and parts[1] == s.api_key:
+        key = s.api_key
+        if path in ADMIN_OPTIONAL_PATHS and s.admin_api_key:
+            key = s.admin_api_key
+        if not key:
             return True
-        return self.headers.get("x-api-key") == s.api_key
+        parts = (self.headers.get("Authorization") or "").split(" ", 1)
+        return len(parts) == 2 and parts[0].lower() == "bearer" and hmac.compare_digest(parts[1], key)
 
     def _dispatch(self):
         path = urlsplit(self.path).path
@@ -1179,8 +1247,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- followers: SGLang's dummy health server ---------------------------
     def _follower(self, path):
+        # utils/common.py launch_dummy_health_check_server: plain 200, whatever the group does.
         if path in ("/health", "/health_generate", "/ping") and self.command in ("GET", "HEAD"):
-            return self._send(200 if self.engine.follower_healthy() else 503, b"")
+            return self._send(200, b"")
         if path == "/metrics" and self.engine.s.enable_metrics and self.command in ("GET", "HEAD"):
             return self._send(200, render_metrics(self.engine), ctype="text/plain; version=0.0.4; charset=utf-8")
         return self._not_found()
@@ -1214,10 +1283,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(405, {"detail": "Method Not Allowed"})
         else:
             return self._not_found()
-        if name != "metrics" and not e.serving():
+        health = name in ("health", "health_generate", "ready")
+        if name != "metrics" and ((health and not e.serving()) or not e.admitting()):
+            # health: 503 while warming up (ServerStatus.Starting), draining or broken;
+            # everything else: 503 only while draining or broken.
             if self.command in ("POST", "PUT"):
                 self._body()
-            if name in ("health", "health_generate", "ready"):
+            if health:
                 return self._send(503, b"")
             return self._error(503, "The server is not ready" if not e.draining else "The server is shutting down")
         return getattr(self, "h_" + name)()
@@ -1512,15 +1584,28 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 
 def make_http_server(engine):
+    """Bind the HTTP port now (a port in use fails the start) but do not listen yet.
+
+    A bound socket that does not listen refuses connections, exactly what a client
+    sees of real SGLang before uvicorn starts (every rank joined and loaded).
+    """
     s = engine.s
     handler = type("BoundHandler", (Handler,), {"engine": engine})
     cls = EmulatorHTTPServer
     if ":" in s.host:
         cls = type("EmulatorHTTPServer6", (EmulatorHTTPServer,), {"address_family": socket.AF_INET6})
+    httpd = cls((s.host, s.port), handler, bind_and_activate=False)
     try:
-        return cls((s.host, s.port), handler)
+        httpd.server_bind()
     except OSError as exc:
+        httpd.server_close()
         raise StartupError("Port %d is not available on %s: %s" % (s.port, s.host, exc))
+    return httpd
+
+
+def start_http(httpd):
+    httpd.server_activate()  # listen()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True).start()
 
 
 # --------------------------------------------------------------------------
@@ -1562,8 +1647,115 @@ def on_group_formed(engine):
         LOG.warning("SGLANG_EMULATOR_FAIL_READY is set: this server will never become ready")
 
 
+# --------------------------------------------------------------------------
+# crash path (SGLang 0.5.23)
+# --------------------------------------------------------------------------
+
+def kill_process_tree():
+    """utils/common.py kill_process_tree(os.getpid()): SIGKILL the children, then itself.
+
+    The emulator has no children; it dies of SIGKILL (exit status 137 in a shell,
+    ``code=killed, status=9/KILL`` in systemd).
+    """
+    LOG.info("kill_process_tree called: parent_pid=%d, include_parent=True, pid=%d", os.getpid(), os.getpid())
+    for handler in LOG.handlers + getattr(TP_LOG, "handlers", []):
+        handler.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def scheduler_exception(message):
+    """managers/scheduler.py run_scheduler_process: log the traceback, SIGQUIT the main process."""
+    if ENGINE is not None:
+        with ENGINE.lock:
+            if ENGINE.crashing:
+                return
+            ENGINE.crashing = True
+    (TP_LOG or LOG).error("Scheduler hit an exception: Traceback (most recent call last):\n"
+                          "  File \"sglang/srt/managers/scheduler.py\", in run_scheduler_process\n%s", message)
+    os.kill(os.getpid(), signal.SIGQUIT)
+
+
+def on_sigquit(_signum, _frame):
+    """The main process's SIGQUIT handler: launch phase (engine.py) or running phase (tokenizer_manager.py)."""
+    if ENGINE is not None and ENGINE.ready:
+        LOG.error("SIGQUIT received. signum=%d, frame=None. It usually means one child failed.", signal.SIGQUIT)
+    else:
+        LOG.error("Received sigquit from a child process. It usually means the child failed.")
+    kill_process_tree()
+
+
+def on_sigusr1(_signum, _frame):
+    """Emulator only (tests): an exception in the emulated scheduler."""
+    threading.Thread(target=scheduler_exception, name="scheduler",
+                     args=("RuntimeError: emulated scheduler failure (SIGUSR1 sent to the emulator)",),
+                     daemon=True).start()
+
+
+# --------------------------------------------------------------------------
+# warm-up (rank 0)
+# --------------------------------------------------------------------------
+
+def _local_url(s):
+    host = s.host
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = "[%s]" % host
+    return "http://%s:%d" % (host, s.port)
+
+
+def warmup(engine):
+    """http_server.py _execute_server_warmup: GET /model_info, then POST /generate, Bearer key."""
+    s = engine.s
+    headers = {"Content-Type": "application/json"}
+    if s.api_key:
+        headers["Authorization"] = "Bearer %s" % s.api_key
+    url = _local_url(s)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    last = None
+    try:
+        for _attempt in range(120):
+            time.sleep(1)
+            try:
+                req = urllib.request.Request(url + "/model_info", headers=headers)
+                with opener.open(req, timeout=5) as resp:
+                    if resp.status == 200:
+                        last = None
+                        break
+            except (OSError, ValueError) as exc:
+                last = exc
+        if last is not None:
+            raise RuntimeError("GET /model_info failed: %s" % last)
+        body = json.dumps({"sampling_params": {"temperature": 0, "max_new_tokens": 8},
+                           "text": "The capital city of France is"}).encode()
+        req = urllib.request.Request(url + "/generate", data=body, headers=headers, method="POST")
+        with opener.open(req, timeout=600) as resp:
+            if resp.status != 200:
+                raise RuntimeError("POST /generate -> %s" % resp.status)
+    except Exception as exc:  # SGLang: any warm-up error kills the process tree
+        with engine.lock:
+            if engine.draining:
+                return
+        LOG.error("Initialization failed. warmup error: %s", exc)
+        kill_process_tree()
+        return
+    with engine.lock:
+        if engine.draining or engine.broken_at is not None:
+            return
+        engine.ready = True
+    LOG.info("The server is fired up and ready to roll!")
+    if engine.dist is not None:
+        engine.dist.broadcast({"op": "ready"})
+
+
+ENGINE = None
+
+
 def main(argv=None):
-    global TP_LOG
+    global TP_LOG, ENGINE
     setup_logging()
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -1575,23 +1767,17 @@ def main(argv=None):
         return exc.code
     TP_LOG = _tp_logger(s)
     LOG.warning("This is the SGLang EMULATOR (test/demo double, SGLang %s protocol); it serves no model.", s.version)
-    shown = ", ".join("%s=%r" % kv for kv in s.args_dict().items())
-    LOG.info("server_args=ServerArgs(%s)", shown)
+    # engine.py: logger.info(f"server_args={_server_args_for_logging(server_args)}"), which
+    # redacts watermark secrets only: the API keys are logged in clear, as here.
+    LOG.info("server_args=%s", s.args_dict(redact=False))
     engine = Engine(s)
-
-    try:
-        httpd = make_http_server(engine)
-        log_tp("Init torch distributed begin.", s)
-        dist = None
-        if s.nnodes > 1:
-            dist = Rank0Dist(engine) if s.node_rank == 0 else FollowerDist(engine)
-    except StartupError as exc:
-        LOG.error("%s", exc)
-        return exc.code
+    ENGINE = engine
+    signal.signal(signal.SIGQUIT, on_sigquit)
+    signal.signal(signal.SIGUSR1, on_sigusr1)
 
     def on_signal(signum, _frame):
-        if s.node_rank != 0 and signum == signal.SIGTERM and engine.follower_healthy():
-            # SGLang 0.5.23: "Non-zero ranks cannot drain on their own: rank 0 stops every TP
+        if s.node_rank != 0 and signum == signal.SIGTERM and engine.follower_ignores_sigterm():
+            # engine.py, node_rank >= 1: "Non-zero ranks cannot drain on their own: rank 0 stops every TP
             # rank via the ShutdownReq broadcast, and the orchestrator's kill timeout is the backstop."
             LOG.warning("SIGTERM received on node_rank %d; waiting for the rank-0 ShutdownReq broadcast to "
                         "stop the schedulers.", s.node_rank)
@@ -1609,19 +1795,26 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True).start()
-    if s.node_rank == 0:
-        LOG.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", s.host, s.port)
-    else:
-        LOG.info("Starting dummy health check server at %s:%d", s.host, s.port)
+    try:
+        httpd = make_http_server(engine)
+        log_tp("Init torch distributed begin.", s)
+        dist = None
+        if s.nnodes > 1:
+            dist = Rank0Dist(engine) if s.node_rank == 0 else FollowerDist(engine)
+        engine.dist = dist
+    except StartupError as exc:
+        LOG.error("%s", exc)
+        return exc.code
+
     if s.nnodes == 1:
         engine.formed_at = time.monotonic()
         on_group_formed(engine)
 
-    code = run_loop(engine, dist)
+    code = run_loop(engine, dist, httpd)
     LOG.info("Exiting with status %d", code)
     try:
-        httpd.shutdown()
+        if engine.loaded:
+            httpd.shutdown()
         httpd.server_close()
     except Exception:  # pragma: no cover
         pass
@@ -1629,7 +1822,25 @@ def main(argv=None):
     return code
 
 
-def run_loop(engine, dist):
+def on_loaded(engine, httpd):
+    """Weights loaded on this rank: start serving HTTP (rank 0: warm up first)."""
+    s = engine.s
+    log_tp("Load weight end. type=EmulatedForCausalLM, dtype=torch.bfloat16, avail mem=41.20 GB, "
+           "mem usage=37.30 GB.", s)
+    log_tp("max_total_num_tokens=%d, chunked_prefill_size=8192, max_prefill_tokens=16384, "
+           "max_running_requests=%s, context_len=%d"
+           % (s.max_total_tokens, s.max_running_requests or 4096, s.context_length), s)
+    start_http(httpd)
+    with engine.lock:
+        engine.loaded = True
+    if s.node_rank == 0:
+        LOG.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", s.host, s.port)
+        threading.Thread(target=warmup, args=(engine,), name="warmup", daemon=True).start()
+    else:
+        LOG.info("Dummy health check server started in background thread at %s:%d", s.host, s.port)
+
+
+def run_loop(engine, dist, httpd):
     s = engine.s
     last_tick = 0.0
     last_drain_log = 0.0
@@ -1639,19 +1850,10 @@ def run_loop(engine, dist):
         if dist is not None and now - last_tick >= HEARTBEAT_INTERVAL:
             last_tick = now
             dist.tick()
-        # readiness (rank 0)
-        if s.node_rank == 0 and not engine.ready and engine.formed_at is not None and not s.fail_ready \
+        # weights loaded: every rank joined, start delay elapsed
+        if not engine.loaded and not engine.draining and engine.formed_at is not None and not s.fail_ready \
                 and engine.broken_at is None and now - engine.formed_at >= s.start_delay:
-            log_tp("Load weight end. type=EmulatedForCausalLM, dtype=torch.bfloat16, avail mem=41.20 GB, "
-                   "mem usage=37.30 GB.", s)
-            log_tp("max_total_num_tokens=%d, chunked_prefill_size=8192, max_prefill_tokens=16384, "
-                   "max_running_requests=%s, context_len=%d"
-                   % (s.max_total_tokens, s.max_running_requests or 4096, s.context_length), s)
-            with engine.lock:
-                engine.ready = True
-            LOG.info("The server is fired up and ready to roll!")
-            if dist is not None:
-                dist.broadcast({"op": "ready"})
+            on_loaded(engine, httpd)
         # graceful exit
         if engine.draining:
             remaining = engine.inflight()
@@ -1682,11 +1884,10 @@ def run_loop(engine, dist):
             LOG.error("Not all %d nodes joined within --dist-timeout %.0fs (joined: %s)", s.nnodes,
                       s.dist_timeout, sorted([0] + list(engine.peers)))
             return EXIT_ERROR
-        # watchdog
-        if engine.broken_at is not None and now - engine.broken_at >= engine.exit_after_loss():
-            LOG.error("Watchdog timeout (watchdog_timeout=%s): %s. Exiting.", s.watchdog_timeout,
-                      engine.broken_reason)
-            return EXIT_WATCHDOG
+        # watchdog (a peer went silent): utils/watchdog.py ends in SIGQUIT as well
+        if engine.broken_at is not None and not engine.crashing and now - engine.broken_at >= s.watchdog_timeout:
+            scheduler_exception("Scheduler watchdog timeout (self.watchdog_timeout=%s, self.soft=False): %s"
+                                % (s.watchdog_timeout, engine.broken_reason))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def test_env_filter_roce():
 
 
 @pytest.mark.parametrize("fabric, kwargs, fragment", [
-    ("nope", {}, "expects the gpufleet_fabric facts"),
+    ("nope", {}, "expects the gpufleet_fabric_facts facts"),
     (None, {"extra": ["NCCL_X=1"]}, "nccl_fabric_env_extra must be a mapping"),
     (None, {"extra": {"NCCL_X": "a b"}}, "nccl_fabric_env_extra: NCCL_X='a b'"),
 ])

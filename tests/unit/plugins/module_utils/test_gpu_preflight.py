@@ -23,6 +23,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils import gpu_facts
 from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_preflight import (
     PreflightError,
     group_problems,
+    host_findings,
     host_problems,
     version_matches,
 )
@@ -93,6 +94,10 @@ VARIANTS = [
                                 ("GPU 1", "fabric state In Progress")]),
     ("fabric-in-progress", {"nvswitch_system": False}, []),
     ("fabric-in-progress", {"require_fabric_completed": False}, []),
+    # The fabric state not judged and not Completed: the local service is the only signal left.
+    ("fabric-in-progress", {"require_fabric_completed": False, "fabric_manager_active": False},
+     [("gpu-a1: NVSwitch system but nvidia-fabricmanager is not active", "require_fabric_completed is off",
+       "exactly driver version 580.159.04")]),
     ("hw-slowdown", {}, [("GPU 0 (00000000:00:06.0): clocks held back by hw_slowdown", "cooling")]),
     ("hw-slowdown", {"forbidden_clocks_event_reasons": []}, []),
     ("mig-on", {}, [("GPU 0", "MIG mode is Enabled", "-mig 0")]),
@@ -119,8 +124,8 @@ EXPECTATIONS = [
     ({"expected_models": "h200"}, []),
     ({"min_memory_mib": 150000}, ["143771 MiB of GPU memory, expected at least 150000 MiB", "GPU 1"]),
     ({"expected_driver_version": "580.95.05"}, ["NVIDIA driver 580.159.04, expected 580.95.05"]),
-    ({"fabric_manager_active": False}, ["NVSwitch system but nvidia-fabricmanager is not active",
-                                        "exactly driver version 580.159.04"]),
+    # The real capture is a VM whose NVSwitches the hypervisor manages: no local fabric manager, fabric Completed.
+    ({"fabric_manager_active": False}, []),
     ({"fabric_manager_active": None}, []),
     ({"fabric_manager_active": False, "nvswitch_system": False}, []),
 ]
@@ -133,6 +138,39 @@ def test_expectations_on_the_real_h200(extra, parts):
     joined = "\n".join(problems)
     for part in parts:
         assert part in joined
+
+
+def test_real_h200_vm_without_a_local_fabric_manager_is_accepted_with_a_warning():
+    """The real 2 x H200 VM: no nvidia-fabricmanager in the guest, every GPU's fabric Completed / Success."""
+    findings = host_findings("gpu-a1", facts_of(), dict(H200, fabric_manager_active=False))
+    assert findings["problems"] == [] and findings["nvswitch_system"] is True
+    assert len(findings["warnings"]) == 1
+    warning = findings["warnings"][0]
+    assert warning.startswith("gpu-a1: nvidia-fabricmanager is not active on this host, but every GPU (2) reports "
+                              "NVLink fabric state Completed / status Success")
+    assert "expected to run on the hypervisor host" in warning
+    assert host_findings("gpu-a1", facts_of(), H200)["warnings"] == []
+
+
+def test_fabric_not_completed_without_a_fabric_manager_names_each_gpu_state_and_fix():
+    problems = host_problems("gpu-a1", facts_of(variant="fabric-in-progress"), dict(H200, fabric_manager_active=False))
+    assert len(problems) == 2, problems
+    for index, bus, problem in zip((0, 1), ("00000000:00:06.0", "00000000:00:07.0"), problems):
+        assert problem.startswith("gpu-a1 GPU %d (%s): NVLink fabric state In Progress / status not reported, "
+                                  "expected Completed / Success, and nvidia-fabricmanager is not active" % (index, bus))
+        assert "exactly driver version 580.159.04" in problem and "hypervisor host" in problem
+        assert "error 802" in problem
+    assert not any("NVSwitch system but" in problem for problem in problems)
+
+
+def test_one_gpu_not_completed_is_refused_even_if_the_other_is():
+    facts = facts_of()
+    facts["gpufleet_gpus"][1]["fabric"] = dict(facts["gpufleet_gpus"][1]["fabric"], state="Not Started",
+                                               status=None)
+    findings = host_findings("gpu-a1", facts, dict(H200, fabric_manager_active=False))
+    assert findings["warnings"] == []
+    assert len(findings["problems"]) == 1
+    assert findings["problems"][0].startswith("gpu-a1 GPU 1 (00000000:00:07.0): NVLink fabric state Not Started")
 
 
 def test_wrong_model_in_the_group():
@@ -267,7 +305,9 @@ def test_preflight_module_on_facts_from_the_facts_module(tmp_path):
     assert result.get("failed") is not True, result
     assert result["problems"] == [] and result["changed"] is False
     result = run_module(MODULE, tmp_path, dict(H200, facts=facts, host_label="gpu-a1", fabric_manager_active=False))
-    assert result["failed"] is True and "nvidia-fabricmanager is not active" in result["problems"][0]
+    assert result.get("failed") is not True, result
+    assert result["problems"] == [] and len(result["findings_warnings"]) == 1
+    assert any("expected to run on the hypervisor host" in str(warning) for warning in result["warnings"]), result
 
 
 def test_preflight_module_with_unusable_facts(tmp_path):
@@ -290,6 +330,7 @@ PLAYBOOK = """
         host_label: "{{ inventory_hostname }}"
         expected_gpu_count: 2
         expected_models: [H200]
+        fabric_manager_active: false
       register: preflight
     - name: Group parity through the filter and the real hostvars
       ansible.builtin.copy:
@@ -317,6 +358,8 @@ def test_through_ansible_playbook(tmp_path):
     proc = subprocess.run([str(playbook), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")],
                           capture_output=True, text=True, env=env, timeout=120, check=False, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # Both hosts: the real VM capture's GPUs report their fabric Completed without a local fabric manager.
+    assert (proc.stdout + proc.stderr).count("expected to run on the hypervisor host") == 2
     problems = json.loads((tmp_path / "group.json").read_text())
     assert len(problems) == 3
     assert problems[0].startswith("group r1_a: host gpu-a2 has driver version 570.195.03, but gpu-a1 has 580.159.04")

@@ -211,11 +211,97 @@ def test_usage_output_and_empty_output_fail():
     assert not judge("", min_busbw_gbps=0)["passed"]
 
 
-def test_mpi_launch_error_is_reported():
+def test_mpi_launch_error_is_reported_as_its_cause():
     text = ("ssh: connect to host gpu-b2 port 22: Connection refused\n"
             "ORTE was unable to reliably start one or more daemons.\n")
-    failures = judge(text, group="r1_b", min_busbw_gbps=0)["failures"]
-    assert any("group r1_b: nccl-tests MPI launch error: ORTE was unable" in f for f in failures)
+    failures = judge(text, group="r1_b", min_busbw_gbps=0, collective="all_reduce_perf")["failures"]
+    assert failures[0] == ("group r1_b: all_reduce_perf did not run: ssh could not connect to gpu-b2 port 22: "
+                           "Connection refused. Fix: sshd running and reachable on that port from rank 0 (firewall, "
+                           "nccl_tests_ssh_port)")
+    # The generic "daemons not started" line adds nothing once the specific cause is known.
+    assert len(failures) == 1 and not any("printed no result rows" in f for f in failures)
+    only_generic = judge("ORTE was unable to reliably start one or more daemons.\n", group="r1_b",
+                         min_busbw_gbps=0)["failures"]
+    assert only_generic == ["group r1_b: nccl-tests did not run: mpirun could not start or keep its daemons on the "
+                            "nodes (ORTE was unable to reliably start one or more daemons.). Fix: see the ssh and "
+                            "Open MPI lines of the run's output; Open MPI must be installed at the same path on every "
+                            "node"]
+
+
+NO_RSH_AGENT = "mpi1_singleton_no_rsh_agent.txt"       # real: 2 x H200 VM, Open MPI 4.1.6, no ssh
+
+
+def test_node_run_of_an_mpi_build_without_ssh_names_the_rsh_agent_and_the_fix():
+    """Seen on a real H200 host: an MPI=1 binary started without mpirun where no ssh/rsh exists."""
+    verdict = judge(fixture(NO_RSH_AGENT), rc=1, collective="all_reduce_perf")
+    assert not verdict["passed"]
+    first = verdict["failures"][0]
+    assert first.startswith("host gpu-a1: all_reduce_perf did not run: Open MPI found no launch agent "
+                            "(plm_rsh_agent: ssh : rsh; none is in PATH)")
+    assert "binary built without MPI (make MPI=0" in first and "OMPI_MCA_ess_singleton_isolated=1" in first
+    assert not any("printed no result rows" in f for f in verdict["failures"])
+    # MPI_Init's and orte_init's generic lines are consequences, not another cause.
+    assert [f for f in verdict["failures"] if "MPI_Init failed" in f] == []
+    assert verdict["failures"][1:] == ["host gpu-a1: all_reduce_perf exited with status 1"]
+
+
+def test_real_isolated_singleton_of_the_same_mpi_build_runs_and_passes():
+    """The fix the role applies to prebuilt MPI=1 binaries, on the same real host without ssh."""
+    parsed = nt.parse(fixture("mpi1_isolated_singleton_g2.txt"))
+    assert parsed["mpi_causes"] == [] and parsed["concluded"] and len(parsed["rows"]) == 1
+    verdict = nt.evaluate(parsed, host="gpu-a1", collective="all_reduce_perf")
+    assert verdict["passed"], verdict["failures"]
+    assert verdict["min_busbw_gbps"] == 330.56 and verdict["expected_busbw_gbps"] == 290.0
+    assert verdict["gpu_model"] == "H200" and verdict["topology"] == "1x2"
+
+
+def test_group_run_without_ssh_asks_for_the_ssh_client_on_rank_0():
+    first = judge(fixture(NO_RSH_AGENT), group="r1_a", rc=1, min_busbw_gbps=0)["failures"][0]
+    assert first.startswith("group r1_a: nccl-tests did not run: mpirun found no remote launch agent "
+                            "(Open MPI's plm_rsh_agent: ssh : rsh; none is in PATH)")
+    assert "install the SSH client on rank 0" in first
+
+
+@pytest.mark.parametrize("text, group, needle", [
+    ("bash: orted: command not found\n", "r1_a", "Open MPI's daemon orted was not found (bash: orted: command not "
+                                                "found). Fix: install Open MPI at the same path on every node"),
+    ("mpirun has detected an attempt to run as root.\n", "r1_a", "mpirun refuses to run as root"),
+    ("There are not enough slots available in the system to satisfy the 16\n", "r1_a", "fewer slots than ranks"),
+    ("mpirun was unable to find the specified executable file, and therefore\n", "r1_a",
+     "could not find the nccl-tests binary on a node"),
+    ("Host key verification failed.\n", "r1_a", "ssh refused a peer's host key"),
+    ("root@10.0.0.2: Permission denied (publickey).\n", "r1_a", "ssh was refused by a peer"),
+    ("ssh: Could not resolve hostname gpu-zz: Name or service not known\n", "r1_a", "ssh could not resolve gpu-zz."),
+    ("/opt/nccl-tests/build/all_reduce_perf: error while loading shared libraries: libmpi.so.40: cannot open shared "
+     "object file: No such file or directory\n", None, "the binary cannot load libmpi.so.40. Fix:"),
+    ("env: \u2018/usr/bin/mpirun\u2019: No such file or directory\n", "r1_a",
+     "/usr/bin/mpirun does not exist. Fix: install it"),
+    ("*** An error occurred in MPI_Init\n", None, "MPI_Init failed before the test started"),
+])
+def test_mpi_causes_and_fixes(text, group, needle):
+    verdict = judge(text, group=group, min_busbw_gbps=0)
+    assert not verdict["passed"]
+    assert needle in verdict["failures"][0] and " did not run: " in verdict["failures"][0], verdict["failures"]
+    assert not any("printed no result rows" in f for f in verdict["failures"])
+
+
+def test_mpi_failure_after_rows_is_still_reported():
+    text = fixture(ALL_REDUCE) + "Host key verification failed.\n"
+    failures = judge(text, group="r1_a", min_busbw_gbps=0)["failures"]
+    assert failures == ["group r1_a: all_reduce_perf MPI failure: ssh refused a peer's host key (Host key verification "
+                        "failed). Fix: the peer's host key must be in the known_hosts mpirun's ssh uses (the "
+                        "nccl_tests role scans it at the planned address)"]
+
+
+def test_run_check_json_mode_reads_the_mpi_cause_from_stdout_and_names_the_collective(tmp_path):
+    """The role's -J mode: the JSON file never appears when MPI_Init fails; the cause is in the stdout."""
+    (tmp_path / "node_all_reduce_perf.txt").write_text(fixture(NO_RSH_AGENT))
+    result = nt.run_check({"src": str(tmp_path / "node_all_reduce_perf.json"),
+                           "log_src": str(tmp_path / "node_all_reduce_perf.txt"), "host": "gpu-a1", "rc": 1,
+                           "collective": "all_reduce_perf", "min_busbw_gbps": 0, "report_dir": str(tmp_path / "r")})
+    assert not result["passed"] and result["collective"] == "all_reduce_perf"
+    assert "plm_rsh_agent: ssh : rsh" in result["failures"][0]
+    assert [os.path.basename(path) for path in result["reports"]][0].startswith("node_gpu-a1_all_reduce_perf.")
 
 
 def test_truncated_json_is_a_run_that_did_not_finish():

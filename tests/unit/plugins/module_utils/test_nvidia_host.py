@@ -107,14 +107,14 @@ def test_choose_driver_empty_repository_names_the_variables():
 
 
 def test_fabricmanager_follows_driver_exactly():
-    fm_available = nh.parse_madison(fixture("nvidia_host", "madison-nvidia-fabricmanager-580.txt"))
-    got, why = nh.choose_fabricmanager("580.159.04-1", "", fm_available, None, "nvidia-fabricmanager-580")
+    fm_available = nh.parse_madison(fixture("nvidia_host", "madison-nvidia-fabricmanager.txt"))
+    got, why = nh.choose_fabricmanager("580.159.04-1", "", fm_available, None, "nvidia-fabricmanager")
     assert (got, why) == ("580.159.04-1", None)
 
 
 def test_fabricmanager_mismatch_is_refused_with_both_versions_and_the_fix():
     got, why = nh.choose_fabricmanager("580.159.04-1", "580.172.08", ["580.172.08-1", "580.159.04-1"], None,
-                                       "nvidia-fabricmanager-580")
+                                       "nvidia-fabricmanager")
     assert got is None
     for part in ("580.172.08", "580.159.04", "nvidia_host_fabricmanager_version", "802"):
         assert part in why
@@ -122,16 +122,16 @@ def test_fabricmanager_mismatch_is_refused_with_both_versions_and_the_fix():
 
 def test_fabricmanager_missing_version_lists_what_is_offered():
     got, why = nh.choose_fabricmanager("580.95.05-1", "", ["580.172.08-1", "580.159.04-1"], None,
-                                       "nvidia-fabricmanager-580")
+                                       "nvidia-fabricmanager")
     assert got is None
-    assert "nvidia-fabricmanager-580 580.95.05 is not in the configured repositories" in why
+    assert "nvidia-fabricmanager 580.95.05 is not in the configured repositories" in why
     assert "580.159.04-1, 580.172.08-1" in why
 
 
 def test_installed_mismatch():
     assert nh.installed_mismatch("580.159.04-1", "580.159.04-1", "fm") is None
     assert nh.installed_mismatch("580.159.04-1", None, "fm") is None
-    why = nh.installed_mismatch("580.172.08-1", "580.159.04-1", "nvidia-fabricmanager-580")
+    why = nh.installed_mismatch("580.172.08-1", "580.159.04-1", "nvidia-fabricmanager")
     assert "580.159.04 is installed but the driver is 580.172.08" in why
 
 
@@ -228,12 +228,13 @@ class FakeHost(object):
 def apt_host(installed_driver=None, installed_fm=None, loaded=None, smi_xml=None):
     answers = {
         ("madison", "nvidia-open-580"): (0, fixture("nvidia_host", "madison-nvidia-open-580.txt"), ""),
-        ("madison", "nvidia-fabricmanager-580"): (0, fixture("nvidia_host", "madison-nvidia-fabricmanager-580.txt"), ""),
+        # From R580 NVIDIA's repositories name it nvidia-fabricmanager (no branch suffix)
+        ("madison", "nvidia-fabricmanager"): (0, fixture("nvidia_host", "madison-nvidia-fabricmanager.txt"), ""),
     }
     if installed_driver:
         answers[("dpkg-query", "nvidia-open-580")] = (0, "hi |%s\n" % installed_driver, "")
     if installed_fm:
-        answers[("dpkg-query", "nvidia-fabricmanager-580")] = (0, "hi |%s\n" % installed_fm, "")
+        answers[("dpkg-query", "nvidia-fabricmanager")] = (0, "hi |%s\n" % installed_fm, "")
     files = {}
     if loaded:
         files["/sys/module/nvidia/version"] = loaded + "\n"
@@ -245,7 +246,7 @@ def apt_host(installed_driver=None, installed_fm=None, loaded=None, smi_xml=None
 
 def params(**over):
     base = dict(package_manager="apt", driver_package="nvidia-open-580", driver_branch="580",
-                driver_version="580.159.04", fabricmanager="auto", fabricmanager_package="nvidia-fabricmanager-580",
+                driver_version="580.159.04", fabricmanager="auto", fabricmanager_package="auto",
                 fabricmanager_version="", driver_changed=False, module_version_file="/sys/module/nvidia/version",
                 nvidia_smi_path="/usr/bin/nvidia-smi", pci_devices_path="/nonexistent")
     base.update(over)
@@ -263,7 +264,8 @@ def test_plan_fresh_nvswitch_host_from_real_capture():
     assert res["driver"]["install_spec"] == "nvidia-open-580=580.159.04-1"
     assert res["nvswitch"]["detected"] and res["nvswitch"]["fabric_states"] == ["Completed", "Completed"]
     assert res["fabricmanager"]["required"]
-    assert res["fabricmanager"]["install_spec"] == "nvidia-fabricmanager-580=580.159.04-1"
+    assert res["fabricmanager"]["package"] == "nvidia-fabricmanager"
+    assert res["fabricmanager"]["install_spec"] == "nvidia-fabricmanager=580.159.04-1"
 
 
 def test_plan_pcie_host_needs_no_fabric_manager():
@@ -306,7 +308,7 @@ def test_plan_stale_mismatch_that_will_not_converge_is_a_problem():
     # the wanted driver has no fabric manager in the repository: refused, and the mismatch is named too
     res = plan(host, fabricmanager="enabled", driver_version="580.95.05")
     assert len(res["problems"]) == 2
-    assert "nvidia-fabricmanager-580 580.95.05 is not in the configured repositories" in res["problems"][0]
+    assert "nvidia-fabricmanager 580.95.05 is not in the configured repositories" in res["problems"][0]
     assert "580.172.08 is installed but the driver is 580.159.04" in res["problems"][1]
     # an installed fabric manager of the wanted version satisfies it even when no longer offered
     res = plan(apt_host(installed_driver="580.95.05-1", installed_fm="580.95.05-1"), fabricmanager="enabled",
@@ -334,3 +336,115 @@ def test_plan_dnf_queries_and_specs():
     assert res["driver"]["installed"] == "580.159.04-1.el9"
     assert res["driver"]["install_spec"] == "nvidia-open-580.159.04-1.el9"
     assert res["fabricmanager"]["install_spec"] == "nvidia-fabric-manager-580.159.04-1.el9"
+
+
+# NVIDIA's names per branch, as NVIDIA/gpu-driver-container installs them (ubuntu*/precompiled/nvidia-driver,
+# rhel9|rhel10/precompiled/Dockerfile) and NVIDIA/cloud-native-stack playbooks/nvidia-driver.yaml (Ubuntu).
+@pytest.mark.parametrize("pm, branch, name", [
+    ("apt", "580", "nvidia-fabricmanager"),
+    ("apt", "590", "nvidia-fabricmanager"),
+    ("dnf", "580", "nvidia-fabricmanager"),
+    ("apt", "570", "nvidia-fabricmanager-570"),
+    ("apt", "550", "nvidia-fabricmanager-550"),
+    ("dnf", "570", "nvidia-fabric-manager"),
+    ("dnf", 575, "nvidia-fabric-manager"),
+])
+def test_fabricmanager_package_name_by_branch(pm, branch, name):
+    assert nh.fabricmanager_package_name(pm, branch) == name
+
+
+def test_fabricmanager_package_name_refuses_a_branch_that_is_no_number():
+    with pytest.raises(ValueError, match="580"):
+        nh.fabricmanager_package_name("apt", "r580")
+
+
+def test_plan_asks_for_the_unsuffixed_fabric_manager_at_the_default_branch():
+    # the repository offers only nvidia-fabricmanager (as NVIDIA's does from R580): no problem, and no
+    # query ever names nvidia-fabricmanager-580
+    host = apt_host(smi_xml=fixture("gpu", "h200-x2", "nvidia-smi-q.xml"))
+    res = plan(host)
+    assert res["problems"] == [] and res["fabricmanager"]["target"] == "580.159.04-1"
+    assert not [argv for argv in host.calls if "nvidia-fabricmanager-580" in argv]
+
+
+def test_plan_older_branch_keeps_the_suffixed_name():
+    host = FakeHost({
+        ("madison", "nvidia-open-570"): (0, "nvidia-open-570 | 570.172.08-1 | http://mirror  Packages\n", ""),
+        ("madison", "nvidia-fabricmanager-570"):
+            (0, "nvidia-fabricmanager-570 | 570.172.08-1 | http://mirror  Packages\n", ""),
+    })
+    res = plan(host, driver_package="nvidia-open-570", driver_branch="570", driver_version="", fabricmanager="enabled")
+    assert res["problems"] == []
+    assert res["fabricmanager"]["install_spec"] == "nvidia-fabricmanager-570=570.172.08-1"
+
+
+def test_plan_bad_branch_is_a_problem_not_a_traceback():
+    res = plan(apt_host(), driver_branch="r580", fabricmanager="enabled")
+    assert any("nvidia_host_driver_branch" in p for p in res["problems"])
+
+
+@pytest.mark.parametrize("text, enabled", [
+    (fixture("nvidia_host", "dnf-module-list-nvidia-driver.txt"), ["580-open"]),
+    ("nvidia-driver   580-dkms [d][e]   default [d], fm, ks, src   Nvidia driver\n", ["580-dkms"]),
+    ("nvidia-driver   580-dkms [d]   default [d] [i], fm   Nvidia driver\n", []),
+    ("nvidia-driver   580-open [x]   default [d], fm   Nvidia driver\n", []),
+    ("other-module    580-open [e]   default [d]   Something else\n", []),
+    ("", []),
+    ("Error: No matching Modules to list\n", []),
+])
+def test_parse_dnf_module_list(text, enabled):
+    assert nh.parse_dnf_module_list(text) == enabled
+
+
+@pytest.mark.parametrize("branch, open_modules, stream", [("580", True, "580-open"), ("580", False, "580-dkms"),
+                                                          (590, True, "590-open")])
+def test_driver_module_stream(branch, open_modules, stream):
+    assert nh.driver_module_stream(branch, open_modules) == stream
+
+
+@pytest.mark.parametrize("wanted, enabled, commands", [
+    ("580-open", ["580-open"], []),
+    ("580-open", [], [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]),
+    ("580-open", ["570-open"], [["dnf", "-y", "module", "reset", "nvidia-driver"],
+                                ["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]),
+    ("", ["570-open"], []),
+])
+def test_module_stream_commands(wanted, enabled, commands):
+    assert nh.module_stream_commands(wanted, enabled) == commands
+
+
+def rhel_host(enabled_listing):
+    answers = {
+        ("module", "list", "--enabled", "nvidia-driver"): (0, enabled_listing, "") if enabled_listing
+        else (1, "", "Error: No matching Modules to list\n"),
+        ("rpm", "nvidia-open"): (1, "package nvidia-open is not installed\n", ""),
+        ("rpm", "nvidia-fabricmanager"): (1, "package nvidia-fabricmanager is not installed\n", ""),
+    }
+    if enabled_listing:   # modular filtering: the stream's packages are visible only once it is enabled
+        answers[("repoquery", "nvidia-open")] = (0, "580.159.04-1.el9\n580.172.08-1.el9\n", "")
+        answers[("repoquery", "nvidia-fabricmanager")] = (0, "580.159.04-1.el9\n580.172.08-1.el9\n", "")
+    return FakeHost(answers)
+
+
+def rhel_plan(host):
+    return nh.plan_host(host.run, host.read, params(package_manager="dnf", driver_package="nvidia-open",
+                                                    fabricmanager="enabled", driver_module_stream="580-open"),
+                        path_exists=host.exists)
+
+
+def test_plan_rhel_stream_not_enabled_says_how_and_why_the_driver_is_hidden():
+    res = rhel_plan(rhel_host(""))
+    assert res["module_stream"] == {"module": "nvidia-driver", "wanted": "580-open", "enabled": [],
+                                    "commands": [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]}
+    assert "nvidia-driver:580-open is not enabled yet" in res["problems"][0]
+
+
+def test_plan_rhel_stream_enabled_installs_the_unsuffixed_fabric_manager():
+    res = rhel_plan(rhel_host(fixture("nvidia_host", "dnf-module-list-nvidia-driver.txt")))
+    assert res["problems"] == [] and res["module_stream"]["commands"] == []
+    assert res["driver"]["install_spec"] == "nvidia-open-580.159.04-1.el9"
+    assert res["fabricmanager"]["install_spec"] == "nvidia-fabricmanager-580.159.04-1.el9"
+
+
+def test_plan_apt_has_no_module_stream():
+    assert plan(apt_host(), driver_module_stream="580-open")["module_stream"] is None

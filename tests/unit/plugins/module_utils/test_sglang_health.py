@@ -67,3 +67,79 @@ def test_wait_gives_up_when_the_unit_dies():
     res = wait_ready("http://h:30000", True, "r1", timeout_s=600, delay_s=5, alive=lambda: states.pop(0),
                      get=fake_get({"/health_generate": (503, "")}), clock=clock, sleep=clock.sleep)
     assert not res["ready"] and "failed" in res["detail"] and clock.now == 5
+
+
+# -- against real loopback sockets: what SGLang looks like while it loads ------
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import http_request  # noqa: E402
+
+
+class _Ready(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = MODELS[1].encode() if self.path == "/v1/models" else b""
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_connection_refused_is_still_loading_then_ready():
+    # A bound port that does not listen refuses connections, as SGLang's HTTP port
+    # before every rank joined and loaded; the wait goes on until it serves.
+    httpd = HTTPServer(("127.0.0.1", 0), _Ready, bind_and_activate=False)
+    httpd.server_bind()
+    url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    clock = Clock()
+    details = []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if clock.now >= 10 and not getattr(httpd, "serving", False):
+            httpd.server_activate()
+            httpd.serving = True
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def get(u, timeout, api_key=None):
+        status, body = http_request("GET", u, 5, api_key)
+        details.append((u, status, body))
+        return status, body
+
+    try:
+        ready, detail = probe(url, True, "r1", timeout=5)
+        assert not ready and "connection refused (still loading" in detail
+        res = wait_ready(url, True, "r1", timeout_s=60, delay_s=5, alive=lambda: (True, "active"),
+                         get=get, clock=clock, sleep=sleep)
+        assert res["ready"], (res, details)
+        assert res["attempts"] == 3 and res["waited_s"] == 10
+    finally:
+        if getattr(httpd, "serving", False):
+            httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_server_dying_mid_response_is_no_answer_not_a_traceback():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def half_answer():
+        conn, _addr = srv.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        conn.close()
+
+    t = threading.Thread(target=half_answer, daemon=True)
+    t.start()
+    try:
+        status, body = http_request("GET", "http://127.0.0.1:%d/v1/models" % srv.getsockname()[1], 5)
+    finally:
+        t.join(5)
+        srv.close()
+    assert status == 0 and body

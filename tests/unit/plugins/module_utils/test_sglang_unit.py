@@ -93,3 +93,78 @@ def test_redact_masks_every_secret_longest_first():
     out = redact(text, ["sk-abc123", "sk-abc123-admin", "", None])
     assert "sk-abc" not in out and out.count("********") == 2
     assert redact("key abc", ["abc"]) == "key abc"  # too short to be a real key: left alone
+
+
+# -- RDMA in the container: rendered from the fabric facts of the sysfs fixture trees --------------
+import pathlib  # noqa: E402
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.fabric import fabric_facts  # noqa: E402
+
+SYSFS = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "sysfs"
+
+
+def _container_argv_for(tree, **kwargs):
+    fabric = fabric_facts(str(SYSFS / tree))
+    argv = container_argv(NODE, image="lmsysorg/sglang:v0.5.23", container_name="sglang-r1_a",
+                          rdma_devices=fabric["rdma_devices"], **kwargs)
+    return fabric, argv
+
+
+def _devices(argv):
+    return [argv[i + 1] for i, t in enumerate(argv) if t == "--device"]
+
+
+@pytest.mark.parametrize("tree", ["ib-ndr-8x400", "roce-8x400"])
+def test_container_gets_exactly_the_compute_hcas_rdma_devices(tree):
+    fabric, argv = _container_argv_for(tree)
+    # The eight compute rails' verbs devices and rdma_cm; never the storage HCA's (mlx5_8),
+    # never umad/issm, never the whole /dev/infiniband directory.
+    assert _devices(argv) == ["/dev/infiniband/rdma_cm"] + ["/dev/infiniband/uverbs%d" % i for i in range(8)]
+    assert argv[argv.index("--cap-add") + 1] == "IPC_LOCK"
+    assert "--privileged" not in argv
+    assert "--ulimit" in argv and "memlock=-1" in argv
+    assert fabric["transport"] in ("infiniband", "roce")
+    # The flags sit before the image: docker would otherwise hand them to SGLang.
+    image_at = argv.index("lmsysorg/sglang:v0.5.23")
+    assert max(i for i, t in enumerate(argv) if t in ("--device", "--cap-add")) < image_at
+
+
+def test_container_without_hcas_gets_no_rdma_device_and_no_capability():
+    fabric, argv = _container_argv_for("no-hca")
+    assert fabric["rdma_devices"] == []
+    assert _devices(argv) == []
+    assert "--cap-add" not in argv and "--privileged" not in argv
+
+
+def test_privileged_is_an_explicit_opt_in_that_replaces_the_devices():
+    _, argv = _container_argv_for("ib-ndr-8x400", privileged=True)
+    assert "--privileged" in argv
+    assert _devices(argv) == [] and "--cap-add" not in argv
+
+
+def test_a_compute_hca_without_a_verbs_device_is_a_fabric_problem(tmp_path):
+    import shutil
+    shutil.copytree(SYSFS / "ib-ndr-8x400", tmp_path / "t")
+    shutil.rmtree(tmp_path / "t" / "class" / "infiniband" / "mlx5_4" / "device" / "infiniband_verbs")
+    fabric = fabric_facts(str(tmp_path / "t"))
+    assert "/dev/infiniband/uverbs4" not in fabric["rdma_devices"]
+    assert any("mlx5_4 has no verbs device" in p and "ib_uverbs" in p for p in fabric["problems"])
+
+
+def test_container_is_pid1_safe_and_stops_within_the_unit_timeout():
+    argv = container_argv(NODE, image="img", container_name="c", stop_timeout=270)
+    assert "--init" in argv[:argv.index("img")]
+    assert argv[argv.index("--stop-timeout") + 1] == "270"
+
+
+def test_gpus_can_be_left_out_and_env_files_keep_their_order():
+    argv = container_argv(NODE, image="img", container_name="c", gpus="",
+                          env_files=["/etc/gpufleet/nccl.env"], env_file="/etc/sglang/g.env")
+    assert "--gpus" not in argv
+    files = [argv[i + 1] for i, t in enumerate(argv) if t == "--env-file"]
+    assert files == ["/etc/gpufleet/nccl.env", "/etc/sglang/g.env"]
+
+
+def test_a_device_outside_dev_infiniband_is_refused():
+    with pytest.raises(ValueError):
+        container_argv(NODE, image="img", container_name="c", rdma_devices=["/dev/sda"])
