@@ -14,9 +14,11 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.atomic_file import write_atomic
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_args import SECRET_FLAGS
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import (
     DEFAULTS,
     HOST_LEVEL_VARS,
+    ROUTER_DEFAULTS,
     PlanError,
     format_table,
     plan_fleet,
@@ -24,11 +26,15 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router import router_problems
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router_catalog import SMG_FLAGS
 
-_SECRET_VARS = ("sglang_api_key", "sglang_admin_api_key")
-# Read from the router hosts for gpufleet.sglang.sglang_router's migration and key checks.
+# The variables that carry secrets (one per secret SGLang flag): the planner sees only
+# whether each is set, and which hosts share a value, never a value.
+_SECRET_VARS = tuple(SECRET_FLAGS.values())
+_CALLER_VARS = ("sglang_has_secrets", "sglang_secret_vars")
+# Read from the router hosts for gpufleet.sglang.sglang_router's migration and key checks
+# (compared here, never handed to the plan or echoed).
 _ROUTER_VARS = ("sglang_router_version", "sglang_router_extra_args", "sglang_router_api_key",
                 "sglang_router_admin_api_key")
-_READ_VARS = tuple(v for v in DEFAULTS if v != "sglang_has_secrets") + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
+_READ_VARS = tuple(v for v in DEFAULTS if v not in _CALLER_VARS) + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
 
 
 def _write_json_atomic(path, data):
@@ -36,14 +42,61 @@ def _write_json_atomic(path, data):
     return write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"), 0o644)
 
 
-def _plain(value):
-    """Tagged/templated Ansible values -> plain JSON types."""
-    return json.loads(json.dumps(value, default=to_native))
+def _plain(value, depth=0):
+    """Tagged/templated Ansible values -> plain JSON types.
+
+    Mapping keys become strings (YAML reads ``2024-01-01:`` as a date and ``1:`` as an
+    int; JSON keys are strings), sets and tuples lists, anything else not JSON-plain
+    (dates, vault text, bytes) its text; NaN and infinities stay floats for the planner
+    to refuse by name.
+    """
+    if depth > 64:
+        raise ValueError("nested more than 64 levels deep")
+    if isinstance(value, dict):
+        return dict((k if isinstance(k, str) else to_native(k), _plain(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [_plain(v, depth + 1) for v in items]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return str(value)  # a plain str, not Ansible's tagged/vault subclasses
+    return to_native(value)
+
+
+def _secret_classes(members, hostvars, problems):
+    """{host: {secret var: index of its distinct value}} and type problems; never a value in a message."""
+    distinct = dict((var, []) for var in _SECRET_VARS)
+    out = {}
+    for host in sorted(members):
+        hv = hostvars[host]
+        out[host] = {}
+        for var in _SECRET_VARS:
+            if var not in hv:
+                continue
+            value = hv.get(var)
+            if value is None or value == "":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                kind = "mapping" if isinstance(value, dict) else "list" if isinstance(value, (list, tuple, set)) \
+                    else "boolean" if isinstance(value, bool) else type(value).__name__.lstrip("_")
+                problems.append("host %s: %s must be a string (from vault), not a %s (value not shown)"
+                                % (host, var, kind))
+                continue
+            text = to_native(value)
+            if any(ord(c) < 32 or ord(c) == 127 for c in text):
+                problems.append("host %s: %s contains a newline or another control character (value not shown); "
+                                "a YAML config line and an HTTP header carry neither: remove it" % (host, var))
+                continue
+            if text not in distinct[var]:
+                distinct[var].append(text)
+            out[host][var] = distinct[var].index(text)
+    return out
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("parent_group", "exclude_groups", "plan_out"))
+    _VALID_ARGS = frozenset(("parent_group", "exclude_groups", "plan_out", "router_group"))
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
@@ -89,32 +142,54 @@ class ActionModule(ActionBase):
             collected[host] = {}
             for var in _READ_VARS:
                 if var in hv:
-                    collected[host][var] = _plain(hv[var])
-            # Only whether a secret is set reaches the planner, never its value.
-            collected[host]["sglang_has_secrets"] = any(
-                bool(hv.get(var)) for var in _SECRET_VARS if var in hv)
+                    try:
+                        collected[host][var] = _plain(hv[var])
+                    except (TypeError, ValueError, RecursionError) as exc:
+                        problems.append("host %s: %s is not plain data (%s); give it strings, numbers, lists "
+                                        "and mappings only" % (host, var, to_native(exc)[:80]))
+        # Only which secrets are set (and which hosts share a value) reaches the planner.
+        for host, classes in _secret_classes(members, hostvars, problems).items():
+            collected[host]["sglang_secret_vars"] = classes
+            collected[host]["sglang_has_secrets"] = bool(classes)
+
+        routers = {}
+        router_group = inventory.groups.get(args.get("router_group") or "sglang_routers")
+        for host in (h.name for h in router_group.get_hosts()) if router_group is not None else ():
+            routers[host] = {}
+            for var in ROUTER_DEFAULTS:
+                if var in hostvars[host]:
+                    try:
+                        routers[host][var] = _plain(hostvars[host][var])
+                    except (TypeError, ValueError, RecursionError):
+                        problems.append("router %s: %s is not plain data" % (host, var))
 
         # Router hosts: variables written for sglang-router fail here, before any host changes.
-        routers = {}
-        if "sglang_routers" in inventory.groups:
-            for host in inventory.groups["sglang_routers"].get_hosts():
-                hv = hostvars[host.name]
-                routers[host.name] = dict((var, _plain(hv[var])) for var in _ROUTER_VARS if var in hv)
-        if routers:
-            group_keys = dict((g, [_plain(hostvars[h].get("sglang_api_key") or "") for h in hosts])
-                              for g, hosts in model_groups.items())
-            router_found = router_problems(routers, group_keys, SMG_FLAGS)
-        else:
-            router_found = []
+        router_vars = {}
+        for host in routers:
+            router_vars[host] = {}
+            for var in _ROUTER_VARS:
+                if var in hostvars[host]:
+                    try:
+                        router_vars[host][var] = _plain(hostvars[host][var])
+                    except (TypeError, ValueError, RecursionError):
+                        problems.append("router %s: %s is not plain data" % (host, var))
+        if router_vars:
+            group_keys = {}
+            for group, hosts in model_groups.items():
+                try:
+                    group_keys[group] = [_plain(hostvars[h].get("sglang_api_key") or "") for h in hosts]
+                except (TypeError, ValueError, RecursionError):
+                    group_keys[group] = []
+            problems.extend(router_problems(router_vars, group_keys, SMG_FLAGS))
 
         try:
+            try:
+                plan = plan_fleet(model_groups, collected, targets, routers=routers)
+            except PlanError as exc:
+                raise PlanError(problems + exc.problems, exc.warnings)
             if problems:
-                raise PlanError(problems)
-            plan = plan_fleet(model_groups, collected, targets)
-            if router_found:
-                raise PlanError([])
+                raise PlanError(problems, plan["warnings"])
         except PlanError as exc:
-            exc.problems = list(exc.problems) + router_found
             result.update(failed=True, problems=exc.problems)
             result["msg"] = "SGLang plan has %d problem(s), nothing was changed:\n- %s" % (
                 len(exc.problems), "\n- ".join(exc.problems))

@@ -33,6 +33,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import json
+import math
 import os
 import re
 
@@ -51,7 +52,13 @@ class FabricError(Exception):
 
 
 def _natural_key(name):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    # ASCII digits only: str.isdigit() is also true for '²' or '١', which int() refuses or reads
+    # differently; a sysfs entry name is whatever a driver (or a copy of sysfs) made it.
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"([0-9]+)", str(name)))]
+
+
+def _is_number(name):
+    return bool(re.match(r"^[0-9]+$", name))
 
 
 def _read(path):
@@ -82,6 +89,8 @@ def parse_rate(value):
     if not match:
         return None
     number = float(match.group(1))
+    if not math.isfinite(number):
+        return None
     return int(number) if number.is_integer() else number
 
 
@@ -113,7 +122,7 @@ def read_port(port_dir, number):
     }
     port["active"] = state == "ACTIVE" and phys == "LinkUp"
     for index in _listdir(os.path.join(port_dir, "gids")):
-        if not index.isdigit():
+        if not _is_number(index):
             continue
         info = _gid_info(_read(os.path.join(port_dir, "gids", index)))
         if info is None:
@@ -147,7 +156,7 @@ def read_hca(hca_dir, name):
         "ports": [],
     }
     for number in _listdir(os.path.join(hca_dir, "ports")):
-        if number.isdigit():
+        if _is_number(number):
             hca["ports"].append(read_port(os.path.join(hca_dir, "ports", number), int(number)))
     return hca
 
@@ -161,7 +170,7 @@ def read_interfaces(sysfs_root):
         interfaces[name] = {
             "operstate": _read(os.path.join(path, "operstate")),
             "address": _read(os.path.join(path, "address")),
-            "type": int(kind) if kind and kind.isdigit() else None,
+            "type": int(kind) if kind and _is_number(kind) else None,
             "hca": None,
         }
     return interfaces
@@ -224,20 +233,55 @@ def choose_compute(hcas, include=None, exclude=None):
 # ---------------------------------------------------------------- addresses
 
 def parse_ip_addr_json(text):
-    """``ip -j addr show`` output -> ``{ifname: ["10.0.0.5/24", ...]}``."""
+    """``ip -j addr show`` output -> ``{ifname: ["10.0.0.5/24", ...]}``.
+
+    iproute2 prints a JSON list of links, each ``{"ifname": str, "addr_info": [{"family":
+    "inet"|"inet6", "local": str, "prefixlen": int}, ...]}``. Anything else is refused
+    with what was wrong (the module then asks for ``addresses`` explicitly).
+    """
+    def bad(what):
+        return FabricError("`ip -j addr` output is malformed: %s; pass addresses explicitly (fabric_facts' "
+                           "addresses option) or check iproute2" % what)
+
     try:
         data = json.loads(text or "[]")
-    except ValueError as exc:
-        raise FabricError("cannot parse `ip -j addr` output (%s); pass addresses explicitly" % exc)
+    except (ValueError, RecursionError) as exc:
+        raise FabricError("cannot parse `ip -j addr` output (%s); pass addresses explicitly" % str(exc)[:120])
+    if not isinstance(data, list):
+        raise bad("expected a list of links, got a %s" % type(data).__name__)
     result = {}
-    for link in data if isinstance(data, list) else []:
+    for number, link in enumerate(data):
+        if not isinstance(link, dict):
+            raise bad("link %d is a %s, not an object" % (number, type(link).__name__))
         name = link.get("ifname")
-        if not name:
+        if name is None or name == "":
             continue
+        if not isinstance(name, str) or re.search(r"[\s/\x00-\x1f\x7f]", name) or len(name) > 64:
+            raise bad("link %d has ifname %r, not an interface name" % (number, str(name)[:40]))
         result.setdefault(name, [])
-        for info in link.get("addr_info") or []:
-            if info.get("family") in ("inet", "inet6") and info.get("local"):
-                result[name].append("%s/%s" % (info["local"], info.get("prefixlen", 32)))
+        infos = link.get("addr_info")
+        infos = [] if infos is None else infos
+        if not isinstance(infos, list):
+            raise bad("%s: addr_info is a %s, not a list" % (name, type(infos).__name__))
+        for info in infos:
+            if not isinstance(info, dict):
+                raise bad("%s: an addr_info entry is a %s, not an object" % (name, type(info).__name__))
+            family = info.get("family")
+            if family not in ("inet", "inet6") or not info.get("local"):
+                continue
+            default = 32 if family == "inet" else 128
+            prefix = info.get("prefixlen", default)
+            local = info["local"]
+            if not isinstance(local, str) or isinstance(prefix, bool) or not isinstance(prefix, int):
+                raise bad("%s: address %r/%r is not ADDRESS and an integer prefix length"
+                          % (name, str(local)[:60], str(prefix)[:20]))
+            try:
+                version = ipaddress.ip_interface("%s/%d" % (local, prefix)).version
+            except ValueError:
+                version = None
+            if version != (4 if family == "inet" else 6):
+                raise bad("%s: %s/%d is not a valid %s address/prefix" % (name, local[:60], prefix, family))
+            result[name].append("%s/%d" % (local, prefix))
     return result
 
 
@@ -307,7 +351,15 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
         if not isinstance(addresses, dict):
             raise FabricError("addresses must be a mapping {ifname: [ADDRESS/PREFIX, ...]}, got %s"
                               % type(addresses).__name__)
-        addresses = dict((k, [v] if isinstance(v, str) else list(v or [])) for k, v in addresses.items())
+        checked = {}
+        for key, value in addresses.items():
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(key, str) or not isinstance(values, (list, tuple, type(None))) \
+                    or not all(isinstance(v, str) for v in values or []):
+                raise FabricError("addresses must map interface names to lists of ADDRESS/PREFIX strings; "
+                                  "entry %r is not" % (str(key)[:40],))
+            checked[key] = list(values or [])
+        addresses = checked
     hcas, interfaces = read_sysfs(sysfs_root)
     compute, other, problems = choose_compute(hcas, include, exclude)
     warnings = []
@@ -458,6 +510,9 @@ def nccl_env(fabric, ib_hca=None, socket_ifname=None, net_gdr_level=None, ib_qps
                                                 or str(net_gdr_level).isdigit()):
         raise FabricError("nccl_fabric_net_gdr_level must be one of %s or a number (NCCL_NET_GDR_LEVEL), got %r"
                           % (", ".join(GDR_LEVELS), net_gdr_level))
+    if extra is not None and (not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra)):
+        raise FabricError("nccl_fabric_env_extra must be a mapping of environment variable names to values, "
+                          "e.g. {NCCL_IB_TIMEOUT: 22}")
     env = {}
     if fabric.get("active_compute_ports"):
         env["NCCL_IB_HCA"] = "=" + ",".join(fabric["active_compute_ports"])
@@ -495,7 +550,12 @@ def render_env_file(env):
 # ---------------------------------------------------------------- group parity
 
 def _signature(fabric):
-    return (len(fabric.get("active_compute_ports") or []), fabric.get("rate_gbps"), fabric.get("transport"))
+    ports = fabric.get("active_compute_ports")
+    count = len(ports) if isinstance(ports, (list, tuple)) else None
+    rate = fabric.get("rate_gbps")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, type(None))):
+        rate = str(rate)  # hand-made facts: still comparable and hashable, never an exception
+    return (count, rate, str(fabric.get("transport")))
 
 
 def _describe(fabric):

@@ -159,6 +159,9 @@ def _check_rel_path(path, where):
     if not isinstance(path, str) or not path:
         raise ManifestError("%s: a file entry has no path" % where)
     parts = path.split("/")
+    if re.search(r"[\x00-\x1f\x7f]", path):
+        raise ManifestError("%s: file path %r has a control character (NUL, newline, ...), which no file name on "
+                            "the hosts can carry; regenerate the manifest" % (where, path[:80]))
     if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
         raise ManifestError("%s: file path %r must be relative, '/'-separated, without '.' or '..'" % (where, path))
 
@@ -167,11 +170,14 @@ def loads(text, where="manifest"):
     """Parse and validate manifest JSON; the stored digest must match the file list."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise ManifestError("%s is not JSON: %s" % (where, exc))
+    except (ValueError, RecursionError) as exc:
+        raise ManifestError("%s is not JSON: %s" % (where, str(exc)[:200]))
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise ManifestError("%s has no 'files' list; expected a manifest written by gpufleet.sglang.model_manifest" % where)
-    if data.get("version") != MANIFEST_VERSION:
+    for key in ("name", "revision", "digest"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ManifestError("%s: %s is a %s, expected a string" % (where, key, type(data[key]).__name__))
+    if isinstance(data.get("version"), bool) or data.get("version") != MANIFEST_VERSION:
         raise ManifestError("%s: version %r, this collection reads version %d" % (where, data.get("version"), MANIFEST_VERSION))
     seen = set()
     for entry in data["files"]:
@@ -199,6 +205,9 @@ def load_file(path):
             text = handle.read()
     except (IOError, OSError) as exc:
         raise ManifestError("cannot read manifest %s: %s" % (path, exc.strerror or exc))
+    except UnicodeDecodeError:
+        raise ManifestError("manifest %s is not UTF-8 text (a binary file?); point at a manifest written by "
+                            "gpufleet.sglang.model_manifest" % path)
     return loads(text, path)
 
 
@@ -213,7 +222,7 @@ def loads_cache(text):
     """A cache that cannot be read is an empty cache (it only saves time)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return empty_cache()
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("files"), dict):
         return empty_cache()
@@ -226,7 +235,7 @@ def load_cache(path):
     try:
         with open(path, "r") as handle:
             return loads_cache(handle.read())
-    except (IOError, OSError):
+    except (IOError, OSError, ValueError):  # ValueError: UnicodeDecodeError of a binary file
         return empty_cache()
 
 
@@ -242,7 +251,7 @@ def _stamp(st):
 
 def _cached_hash(cache, rel, st):
     hit = cache.get("files", {}).get(rel)
-    if not hit or not _HEX64.match(str(hit.get("sha256"))):
+    if not isinstance(hit, dict) or not _HEX64.match(str(hit.get("sha256"))):
         return None
     stamp = _stamp(st)
     if any(hit.get(key) != value for key, value in stamp.items()):

@@ -21,11 +21,16 @@ group/host/variable and the fix. :class:`PlanError` carries that list.
 from __future__ import annotations
 
 import ipaddress
+import math
+import posixpath
+import re
+import socket
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import sglang_catalog as catalog
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_args import (
     ArgsError,
     PLANNER_FLAGS,
+    SECRET_FLAGS,
     build_args,
     parse_extra_args,
     render_argv,
@@ -69,6 +74,12 @@ DEFAULTS = {
     "sglang_secrets_file": None,
     # Set by the caller (never the value): whether sglang_api_key/_admin_api_key is set.
     "sglang_has_secrets": False,
+    # Set by the caller (never the values): {secret variable: which distinct value this
+    # host has, 0, 1, ...}, so a group whose hosts disagree is refused without a value shown.
+    "sglang_secret_vars": None,
+    # The container runtime mounts this host directory read-only at the same path
+    # (sglang_server role default; a unit test keeps them equal): the model must be inside.
+    "sglang_server_model_mount": "/models",
     # Read to check the SGLang build against the driver branch before any host changes;
     # the defaults are the roles' (sglang_server, nvidia_host; a unit test keeps them equal).
     "sglang_server_image": "lmsysorg/sglang:v0.5.23-cu130",
@@ -109,7 +120,49 @@ RUNTIMES = ("container", "native", "emulator")
 # SGLang binds dist-init port + 1 .. + 6 for its ZMQ sockets when DP attention
 # is on (PortArgs.init_new); keep the whole window free of our other ports.
 DIST_INIT_PORT_WINDOW = 7
-HOST_LEVEL_VARS = ("sglang_node_rank",)
+HOST_LEVEL_VARS = ("sglang_node_rank", "ansible_port")
+
+# Ports SGLang must never take: SSH (plus each member's ansible_port).
+PROTECTED_PORTS = {22: "SSH"}
+
+# Flags the plan sets from a dedicated variable: given in sglang_args/sglang_extra_args
+# they would move the engine but not the plan (firewall, router URLs, port checks, ranks).
+OWNED_FLAGS = {
+    "--port": "sglang_port",
+    "--host": "sglang_host",
+    "--nccl-port": "sglang_nccl_port",
+    "--config": "sglang_secrets_file (the planner passes --config itself; secrets go in sglang_api_key etc.)",
+    "--model-path": "sglang_model_path",
+    "--tp-size": "sglang_tp_size",
+    "--nnodes": "sglang_nodes_per_group",
+    "--node-rank": "sglang_node_rank",
+    "--dist-init-addr": "sglang_dist_init_host and sglang_dist_init_port",
+}
+
+# The router role's defaults (roles/sglang_router/defaults/main.yml; a unit test keeps
+# them equal): a router on a member host must not take the group's ports.
+ROUTER_DEFAULTS = {
+    "sglang_router_host": "0.0.0.0",
+    "sglang_router_port": 30000,
+    "sglang_router_prometheus_port": 29000,
+}
+
+# Group and host names become unit names (sglang-<group>.service), container names and
+# file names (/etc/sglang/<group>.secrets.yaml). systemd.unit(5): a unit name is ASCII
+# letters, digits, ":", "-", "_", ".", "\\" (escapes) and at most 255 characters; Docker
+# container names match [a-zA-Z0-9][a-zA-Z0-9_.-]+ (moby daemon/names/names.go). Group
+# names must satisfy both; host names (which also stand in as addresses) the unit rule.
+GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+GROUP_NAME_MAX = 255 - len("sglang-") - len(".service")
+HOST_NAME_MAX = 253
+# RFC 1123 host names (one label: letters, digits, '-', not at either end; '_' too, as
+# /etc/hosts and glibc accept it).
+_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+# The loopback names glibc's /etc/hosts and systemd-resolved answer with ::1/127.0.0.1;
+# RFC 6761 section 6.3: every name under .localhost is loopback.
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6",
+                   "ip6-localhost", "ip6-loopback")
 
 
 class PlanError(Exception):
@@ -120,13 +173,105 @@ class PlanError(Exception):
 
 
 def _is_int(value):
-    if isinstance(value, bool):
+    """An integer, or a string of one; never a bool, float, NaN or anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         return False
     try:
-        int(str(value))
+        int(str(value).strip())
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _shown(value, limit=60):
+    """A user value safe and short enough for a message (repr, cut at ``limit``)."""
+    if isinstance(value, str) and re.match(r"^[A-Za-z0-9_.:/@+-]+$", value):
+        text = value
+    elif isinstance(value, (str, int, float, bool, type(None))):
+        text = repr(value)
+    else:
+        text = "a %s" % type(value).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def name_problem(kind, name):
+    """Why a group/host name cannot become a unit, container or file name ('' when it can)."""
+    rule = GROUP_NAME_RE if kind == "group" else HOST_NAME_RE
+    limit = GROUP_NAME_MAX if kind == "group" else HOST_NAME_MAX
+    chars = "ASCII letters, digits, '_', '.', '-'" + ("" if kind == "group" else ", ':'")
+    if not isinstance(name, str) or not rule.match(name) or ".." in name or len(name) > limit:
+        return ("%s name %s cannot name a systemd unit%s: use %s only, starting with a letter or digit, without "
+                "'..', at most %d characters (e.g. %s)"
+                % (kind, _shown(name), ", a container and a file" if kind == "group" else "", chars, limit,
+                   "r1_a" if kind == "group" else "gpu-a1"))
+    return ""
+
+
+def _strip_brackets(text):
+    return text[1:-1] if text.startswith("[") and text.endswith("]") else text
+
+
+def check_address(value, variable, reachable=True):
+    """Validate a host address the plan renders (dist-init host, node address).
+
+    Returns ``(address, problem)``: ``address`` is an IP literal in its compressed form or
+    a host name (lower case), ``problem`` '' when fine. ``reachable``: the other nodes must
+    reach it, so unspecified, loopback (in any spelling), multicast and link-local
+    addresses are refused.
+    """
+    if not isinstance(value, str):
+        return None, "%s=%s is not an address; set an IP address or host name" % (variable, _shown(value))
+    text = value.strip()
+    if not text or text != value or re.search(r"\s", text) or re.search(r"[\x00-\x1f\x7f]", text):
+        return None, ("%s=%s has whitespace or control characters; set a bare IP address or host name"
+                      % (variable, _shown(value)))
+    bare = _strip_brackets(text)
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        ip = None
+    if ip is None:
+        if bare.startswith("[") or "]" in bare or bare.count(":") > 1 or "%" in bare:
+            return None, ("%s=%s is not an IP address (IPv6: write the address alone, e.g. fd00::1, without a "
+                          "zone or port)" % (variable, _shown(value)))
+        if ":" in bare:
+            return None, ("%s=%s looks like host:port; give the host alone (ports have their own variables: "
+                          "sglang_dist_init_port, sglang_port)" % (variable, _shown(value)))
+        try:
+            # inet_aton accepts shorthand such as 127.1, 0x7f000001 or 2130706433 (it resolves
+            # them to 127.0.0.1 without DNS); ipaddress does not: ambiguous, refuse.
+            socket.inet_aton(bare)
+            return None, ("%s=%s is a shorthand IPv4 spelling that resolvers read differently; write the "
+                          "dotted quad (e.g. 10.0.0.1)" % (variable, _shown(value)))
+        except (OSError, ValueError):
+            pass
+        name = bare.rstrip(".").lower() if bare != "." else ""
+        labels = name.split(".")
+        if not name or len(name) > 253 or not all(_LABEL_RE.match(label) for label in labels) \
+                or labels[-1].isdigit():
+            return None, ("%s=%s is neither an IP address nor a host name (RFC 1123: letters, digits, '-' and "
+                          "dots)" % (variable, _shown(value)))
+        if reachable and (name in _LOOPBACK_NAMES or name.endswith(".localhost")):
+            return None, ("%s=%s is a loopback name, which other nodes cannot reach; use the host's address on "
+                          "the fabric/bootstrap network" % (variable, _shown(value)))
+        return name, ""
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if reachable:
+        for test, what in ((ip.is_unspecified, "unspecified (any address)"), (ip.is_loopback, "loopback"),
+                           (ip.is_multicast, "multicast"),
+                           (ip == ipaddress.ip_address("255.255.255.255"), "broadcast"),
+                           (ip.version == 6 and ip.is_link_local, "IPv6 link-local (it needs a zone)")):
+            if test:
+                return None, ("%s=%s is %s, which other nodes cannot connect to; use the host's unicast address "
+                              "on the fabric/bootstrap network" % (variable, _shown(value), what))
+    return ip.compressed, ""
+
+
+def host_port(address, port):
+    """``host:port`` as SGLang parses it: IPv6 in brackets (sglang/srt/utils/network.py,
+    NetworkAddress.parse: a bare ``fd00::1:20000`` is refused as ambiguous)."""
+    return ("[%s]:%d" if ":" in address else "%s:%d") % (address, port)
 
 
 def _port_ok(value):
@@ -144,13 +289,63 @@ def _group_settings(group, hosts, hostvars, problems):
                 seen[host] = hv[var]
         values = list(seen.values())
         if values and any(v != values[0] for v in values[1:]) or (values and len(values) != len(hosts)):
-            shown = ", ".join("%s=%r" % (h, seen.get(h, default)) for h in hosts)
-            problems.append("group %s: %s differs between its hosts (%s); every node of a group runs the "
-                            "same command, so set it once in group_vars/%s" % (group, var, shown, group))
+            problems.extend(_differs(group, var, hosts, seen, default))
             settings[var] = values[0]
         else:
             settings[var] = values[0] if values else default
     return settings
+
+
+# Group variables whose values are never quoted in a message: they may carry a secret
+# (a --api-key smuggled into free-form args) or are long structures.
+_UNQUOTED_VARS = ("sglang_args", "sglang_extra_args", "sglang_speculative", "sglang_secret_vars",
+                  "sglang_has_secrets")
+
+
+def _secret_class(index):
+    if index is None or index is False:
+        return "unset"
+    if index is True:
+        return "set"
+    return "value %d" % (int(index) + 1) if _is_int(index) else "set"
+
+
+def _differs(group, var, hosts, seen, default):
+    fix = ("every node of a group runs the same command, so set it once in group_vars/%s" % group)
+    if var in ("sglang_secret_vars", "sglang_has_secrets"):
+        # Which secret differs, and on which hosts; never a value (the caller passes only
+        # "which distinct value" indices).
+        out = []
+        names = set()
+        for host in hosts:
+            names.update((seen.get(host) or {}) if var == "sglang_secret_vars" else ())
+        for name in sorted(names) or ["sglang_api_key / sglang_admin_api_key"]:
+            classes = {}
+            for host in hosts:
+                value = (seen.get(host) or {}).get(name) if var == "sglang_secret_vars" else seen.get(host)
+                classes.setdefault(value, []).append(host)
+            if len(classes) > 1:
+                parts = ["%s on %s" % (_secret_class(k), ", ".join(hs))
+                         for k, hs in sorted(classes.items(), key=lambda kv: str(kv[0]))]
+                out.append("group %s: %s differs between its hosts (%s; values not shown); every node of a "
+                           "group serves the same API, so set it once in group_vars/%s (from vault)"
+                           % (group, name, "; ".join(parts), group))
+        return out
+    if var in _UNQUOTED_VARS:
+        classes = []
+        for host in hosts:
+            value = seen.get(host, default)
+            for known in classes:
+                if known[0] == value:
+                    known[1].append(host)
+                    break
+            else:
+                classes.append((value, [host]))
+        shown = "; ".join("%s: %s" % ("variant %d" % (i + 1), ", ".join(hs)) for i, (_v, hs) in enumerate(classes))
+        return ["group %s: %s differs between its hosts (%s; values not shown, they may hold secrets); %s"
+                % (group, var, shown, fix)]
+    shown = ", ".join("%s=%s" % (h, _shown(seen.get(h, default))) for h in hosts)
+    return ["group %s: %s differs between its hosts (%s); %s" % (group, var, shown, fix)]
 
 
 def _assign_ranks(group, hosts, hostvars, nnodes, problems):
@@ -161,7 +356,12 @@ def _assign_ranks(group, hosts, hostvars, nnodes, problems):
         rank = hostvars.get(host, {}).get("sglang_node_rank")
         if rank is None:
             continue
-        if not _is_int(rank) or not 0 <= int(rank) < nnodes:
+        if not _is_int(rank):
+            problems.append("group %s: host %s has sglang_node_rank=%s, which is not an integer; set a whole "
+                            "number 0..%d (e.g. sglang_node_rank: 1), or remove it to use the group's host order"
+                            % (group, host, _shown(rank), nnodes - 1))
+            continue
+        if not 0 <= int(rank) < nnodes:
             problems.append("group %s: host %s has sglang_node_rank=%r, outside 0..%d; set a rank in that "
                             "range or remove the variable to use the group's host order"
                             % (group, host, rank, nnodes - 1))
@@ -197,50 +397,53 @@ def _dist_init_host(group, head, settings, hostvars, nnodes, problems):
     interface = settings["sglang_dist_init_interface"]
     explicit = settings["sglang_dist_init_host"]
     hv = hostvars.get(head, {})
-    if explicit:
-        address = str(explicit)
+    if explicit not in (None, ""):
+        address, variable = explicit, "sglang_dist_init_host"
     elif interface:
         facts = hv.get("ansible_facts")
         address = _interface_address(facts, str(interface))
+        variable = "the address on sglang_dist_init_interface=%s of rank 0 host %s" % (_shown(interface), head)
         if not address:
-            known = sorted(facts.get("interfaces", [])) if isinstance(facts, dict) else []
+            known = sorted(str(i) for i in facts.get("interfaces", []) or []) \
+                if isinstance(facts, dict) and isinstance(facts.get("interfaces", []), list) else []
             why = ("its facts list interfaces %s" % ", ".join(known)) if known else "no facts were gathered for it"
             problems.append("group %s: sglang_dist_init_interface=%s, but rank 0 host %s has no IPv4 address on "
                             "it (%s); fix the interface name, or set sglang_dist_init_host to the address, or "
                             "plan inside site.yml, which gathers rank 0's facts first"
-                            % (group, interface, head, why))
+                            % (group, _shown(interface), head, why))
             return None
     else:
         address = hv.get("ansible_host", head)
-    address = str(address or "").strip()
-    if not address:
+        variable = "ansible_host of rank 0 host %s" % head if "ansible_host" in hv else \
+            "the inventory name of rank 0 host %s (it has no ansible_host)" % head
+    if address in (None, ""):
         problems.append("group %s: no dist-init address for rank 0 host %s; set ansible_host for it or "
                         "sglang_dist_init_host for the group" % (group, head))
         return None
-    if nnodes > 1:
-        loopback = address == "localhost"
-        try:
-            loopback = loopback or ipaddress.ip_address(address).is_loopback
-        except ValueError:
-            pass
-        if loopback:
-            problems.append("group %s: dist-init address %s of rank 0 host %s is loopback, which the other %d "
-                            "node(s) cannot reach; set ansible_host or sglang_dist_init_host to an address "
-                            "on the fabric/bootstrap network" % (group, address, head, nnodes - 1))
-            return None
+    # A single-node group renders no --dist-init-addr: only the syntax matters there.
+    address, problem = check_address(address, variable, reachable=nnodes > 1)
+    if problem:
+        problems.append("group %s: %s; the other %d node(s) rendezvous at rank 0's address: set "
+                        "sglang_dist_init_host (or ansible_host of %s) to its address on the fabric/bootstrap "
+                        "network" % (group, problem, max(nnodes - 1, 0), head))
+        return None
     return address
 
 
 def _launch_settings(group, settings, preset):
-    """Ordered (flag, value) pairs: preset < dedicated variables < sglang_args < sglang_extra_args."""
+    """Ordered (flag, value, source) entries: preset < dedicated variables < sglang_args < sglang_extra_args.
+
+    ``source`` is None for what the collection sets (preset, dedicated variables) and the
+    variable's name for free-form user args, which may not set what the plan owns.
+    """
     pairs = []
     if preset:
-        pairs += list(preset["args"])
+        pairs += [(flag, value, None) for flag, value in preset["args"]]
         if preset.get("served_model_name") and settings["sglang_served_model_name"] is None:
-            pairs.append(("--served-model-name", preset["served_model_name"]))
+            pairs.append(("--served-model-name", preset["served_model_name"], None))
     for var, flag in VAR_FLAGS:
         if settings[var] is not None:
-            pairs.append((flag, settings[var]))
+            pairs.append((flag, settings[var], None))
     spec = settings["sglang_speculative"]
     if spec:
         if not isinstance(spec, dict):
@@ -250,24 +453,24 @@ def _launch_settings(group, settings, preset):
         for key in spec:
             if key not in known:
                 raise ArgsError(["group %s: sglang_speculative.%s is not a known key; use one of %s"
-                                 % (group, key, ", ".join(known))])
+                                 % (group, _shown(key), ", ".join(known))])
         for key, flag in SPECULATIVE_KEYS:
             if key in spec:
-                pairs.append((flag, spec[key]))
+                pairs.append((flag, spec[key], "sglang_speculative.%s" % key))
     if settings["sglang_attn_dp_size"] is not None:
-        pairs.append(("--attn-dp-size", settings["sglang_attn_dp_size"]))
+        pairs.append(("--attn-dp-size", settings["sglang_attn_dp_size"], None))
     extra = settings["sglang_args"]
     if extra:
         if not isinstance(extra, dict):
             raise ArgsError(["group %s: sglang_args must be a mapping of flag name to value, e.g. "
                              "{mem-fraction-static: 0.85}" % group])
-        pairs += list(extra.items())
+        pairs += [(flag, value, "sglang_args") for flag, value in extra.items()]
     raw = settings["sglang_extra_args"]
     if raw:
         if not isinstance(raw, list):
             raise ArgsError(["group %s: sglang_extra_args must be a list of argv tokens, e.g. "
                              "['--log-level', 'info']" % group])
-        pairs += parse_extra_args(raw, "group %s" % group)
+        pairs += [(flag, value, "sglang_extra_args") for flag, value in parse_extra_args(raw, "group %s" % group)]
     return pairs
 
 
@@ -285,17 +488,47 @@ def _parallel_shape(args):
     return pp, replicas
 
 
-def plan_group(group, hosts, hostvars, problems, warnings):
-    settings = _group_settings(group, hosts, hostvars, problems)
-    where = "group %s" % group
+def _positive_int(value):
+    return _is_int(value) and int(value) >= 1
 
-    preset = None
-    if settings["sglang_preset"]:
-        preset = PRESETS.get(settings["sglang_preset"])
-        if preset is None:
-            problems.append("%s: sglang_preset=%s is not a known preset; use one of %s"
-                            % (where, settings["sglang_preset"], ", ".join(sorted(PRESETS))))
-    shape_defaults = preset or {}
+
+def _model_path_problem(where, path, runtime, mount):
+    if not isinstance(path, str):
+        return "%s: sglang_model_path=%s must be a path string, e.g. /models/DeepSeek-R1" % (where, _shown(path))
+    if re.search(r"[\x00-\x1f\x7f]", path) or path != path.strip():
+        return "%s: sglang_model_path=%s has control characters or surrounding whitespace; fix the path" % (
+            where, _shown(path))
+    if not path.startswith("/"):
+        return ("%s: sglang_model_path=%s is not an absolute path; set the weights directory on the hosts, e.g. "
+                "%s/DeepSeek-R1" % (where, _shown(path), mount if isinstance(mount, str) else "/models"))
+    normal = posixpath.normpath(path)
+    if normal != path.rstrip("/") or normal.startswith("//"):
+        return ("%s: sglang_model_path=%s is not a normalised path ('..', '.', or '//' in it); write it as %s"
+                % (where, _shown(path), normal))
+    if runtime == "container":
+        if not isinstance(mount, str) or not mount.startswith("/") or posixpath.normpath(mount) != mount.rstrip("/"):
+            return ("%s: sglang_server_model_mount=%s must be an absolute, normalised host directory"
+                    % (where, _shown(mount)))
+        mount = mount.rstrip("/") or "/"
+        if mount != "/" and normal != mount and not normal.startswith(mount + "/"):
+            return ("%s: sglang_model_path=%s is outside sglang_server_model_mount=%s, the only host directory "
+                    "the container sees; put the weights under %s/ or set sglang_server_model_mount"
+                    % (where, _shown(path), mount, mount))
+    return ""
+
+
+def _secrets_file_problem(where, path):
+    """The secrets file travels as ``docker -v SRC:DST:ro`` (``:`` and ``,`` split it) and SGLang reads it
+    only as YAML (sglang/srt/utils/server_args_config_parser.py, _validate_yaml_file: suffix .yaml/.yml)."""
+    if not isinstance(path, str) or not re.match(r"^/[A-Za-z0-9_./@+-]*$", path) \
+            or posixpath.normpath(path) != path or not re.search(r"\.ya?ml$", path):
+        return ("%s: sglang_secrets_file=%s must be an absolute, normalised path of letters, digits and _ . / @ + - "
+                "(no ':', ',' or spaces: docker -v splits on them) ending in .yaml or .yml (SGLang reads "
+                "--config only as YAML), e.g. /etc/sglang/<group>.secrets.yaml" % (where, _shown(path)))
+    return ""
+
+
+def _shape(where, settings, hostvars, hosts, shape_defaults, problems):
     nodes_per_group = settings["sglang_nodes_per_group"]
     gpus = settings["sglang_gpus_per_node"]
     if "sglang_nodes_per_group" not in hostvars.get(hosts[0], {}) and "nodes_per_group" in shape_defaults:
@@ -303,24 +536,144 @@ def plan_group(group, hosts, hostvars, problems, warnings):
     if "sglang_gpus_per_node" not in hostvars.get(hosts[0], {}) and "gpus_per_node" in shape_defaults:
         gpus = shape_defaults["gpus_per_node"]
     ok = True
-    if not _is_int(nodes_per_group) or int(nodes_per_group) < 1:
-        problems.append("%s: sglang_nodes_per_group=%r must be a positive integer" % (where, nodes_per_group))
+    if not _positive_int(nodes_per_group):
+        problems.append("%s: sglang_nodes_per_group=%s must be a positive integer (the number of hosts in the "
+                        "group, e.g. 2)" % (where, _shown(nodes_per_group)))
         ok = False
     if not _is_int(gpus) or not 1 <= int(gpus) <= 64:
-        problems.append("%s: sglang_gpus_per_node=%r must be an integer between 1 and 64" % (where, gpus))
+        problems.append("%s: sglang_gpus_per_node=%s must be an integer between 1 and 64 (e.g. 8)"
+                        % (where, _shown(gpus)))
         ok = False
-    if not ok:
+    return (int(nodes_per_group), int(gpus)) if ok else (None, None)
+
+
+def _ports(where, settings, hosts, hostvars, problems):
+    for var in ("sglang_dist_init_port", "sglang_port", "sglang_nccl_port"):
+        if not _port_ok(settings[var]):
+            problems.append("%s: %s=%s is not a TCP port (an integer 1-65535)" % (where, var, _shown(settings[var])))
+            return None
+    dist_port = int(settings["sglang_dist_init_port"])
+    http_port = int(settings["sglang_port"])
+    nccl_port = int(settings["sglang_nccl_port"])
+    last = dist_port + DIST_INIT_PORT_WINDOW - 1
+    if last > 65535:
+        problems.append("%s: sglang_dist_init_port=%d leaves no room for the dist-init window %d-%d (SGLang binds "
+                        "dist-init port + 1..+6 for its own sockets); set it to %d or lower"
+                        % (where, dist_port, dist_port, last, 65535 - DIST_INIT_PORT_WINDOW + 1))
         return None
-    nnodes, gpus = int(nodes_per_group), int(gpus)
+    window = range(dist_port, last + 1)
+    for var, port in (("sglang_port", http_port), ("sglang_nccl_port", nccl_port)):
+        if port in window:
+            problems.append("%s: %s=%d collides with the dist-init port window %d-%d (SGLang binds dist-init "
+                            "port + 1..+6 for its own sockets); move one of them"
+                            % (where, var, port, window[0], window[-1]))
+    if http_port == nccl_port:
+        problems.append("%s: sglang_port and sglang_nccl_port are both %d; give each its own port" % (where, http_port))
+    protected = dict(PROTECTED_PORTS)
+    for host in hosts:
+        ssh = hostvars.get(host, {}).get("ansible_port")
+        if _port_ok(ssh):
+            protected.setdefault(int(ssh), "SSH (ansible_port of %s)" % host)
+    for var, ports in (("sglang_port", [http_port]), ("sglang_nccl_port", [nccl_port]),
+                       ("sglang_dist_init_port", list(window))):
+        for port in ports:
+            if port in protected:
+                problems.append("%s: %s=%d takes port %d, which is %s; SGLang would fail to bind it or the "
+                                "firewall would cut SSH: choose another port"
+                                % (where, var, ports[0], port, protected[port]))
+                break
+    return dist_port, http_port, nccl_port
+
+
+def _values_problems(where, args, origins, tp):
+    """Ranges SGLang checks only on the host, after the units were written."""
+    problems = []
+
+    def name(flag, var):
+        origin = origins.get(flag)
+        return "%s in %s" % (flag.lstrip("-"), origin) if origin else var
+
+    if "--mem-fraction-static" in args and args["--mem-fraction-static"] is not None:
+        value = args["--mem-fraction-static"]
+        try:
+            number = float(str(value)) if not isinstance(value, bool) else float("nan")
+        except ValueError:
+            number = None  # reported by the renderer with the flag's type
+        if number is not None and not (math.isfinite(number) and 0 < number < 1):
+            problems.append("%s: %s=%s must be a fraction of GPU memory strictly between 0 and 1 (e.g. 0.85)"
+                            % (where, name("--mem-fraction-static", "sglang_mem_fraction_static"), _shown(value)))
+    attn = args.get("--attn-dp-size")
+    if attn is not None:
+        label = name("--attn-dp-size", "sglang_attn_dp_size")
+        if not _positive_int(attn):
+            # sglang/srt/arg_groups/parallel_hook.py: "--attn-dp-size must be positive".
+            problems.append("%s: %s=%s must be a positive integer that divides tp %d" % (where, label, _shown(attn), tp))
+        elif tp % int(attn):
+            # parallel_hook.py asserts tp_size % attn_dp_size == 0 at start-up.
+            divisors = [d for d in range(1, tp + 1) if tp % d == 0]
+            problems.append("%s: %s=%s does not divide tp %d (SGLang requires tp_size %% attn_dp_size == 0); use one "
+                            "of %s" % (where, label, attn, tp, ", ".join(str(d) for d in divisors)))
+        elif int(attn) > 1 and _is_int(args.get("--dp-size")) and int(args["--dp-size"]) > 1:
+            # parallel_hook.py: data-parallel replicas combined with attention DP is refused.
+            problems.append("%s: --dp-size %s with %s=%s: SGLang refuses data-parallel replicas combined with "
+                            "attention data parallelism; drop --dp-size" % (where, args["--dp-size"], label, attn))
+    return problems
+
+
+def _bind_host(where, value, problems):
+    """sglang_host: an address to bind (0.0.0.0 and :: allowed) -> its text, or None."""
+    address, problem = check_address(value, "sglang_host", reachable=False)
+    if problem:
+        problems.append("%s: %s; set the address SGLang binds (0.0.0.0, ::, or one of the host's own)"
+                        % (where, problem))
+        return None
+    try:
+        multicast = ipaddress.ip_address(address).is_multicast
+    except ValueError:
+        multicast = False
+    if multicast:
+        problems.append("%s: sglang_host=%s is a multicast address; bind 0.0.0.0, :: or one of the host's own "
+                        "addresses" % (where, address))
+        return None
+    return address
+
+
+def _is_loopback(address):
+    if address in _LOOPBACK_NAMES or str(address).endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def plan_group(group, hosts, hostvars, problems, warnings, routers=None):
+    where = "group %s" % group
+    settings = _group_settings(group, hosts, hostvars, problems)
+
+    preset = None
+    name = settings["sglang_preset"]
+    if name:
+        preset = PRESETS.get(name) if isinstance(name, str) else None
+        if preset is None:
+            problems.append("%s: sglang_preset=%s is not a known preset; use one of %s"
+                            % (where, _shown(name), ", ".join(sorted(PRESETS))))
+    shape_defaults = preset or {}
+    nnodes, gpus = _shape(where, settings, hostvars, hosts, shape_defaults, problems)
+    if nnodes is None:
+        return None
     if len(hosts) != nnodes:
         problems.append("%s: has %d host(s) (%s) but sglang_nodes_per_group is %d; add or remove hosts, or set "
                         "sglang_nodes_per_group: %d for the group"
                         % (where, len(hosts), ", ".join(hosts), nnodes, len(hosts)))
         return None
-    if settings["sglang_runtime"] not in RUNTIMES:
-        problems.append("%s: sglang_runtime=%r is not one of %s" % (where, settings["sglang_runtime"], ", ".join(RUNTIMES)))
+    runtime = settings["sglang_runtime"]
+    if not isinstance(runtime, str) or runtime not in RUNTIMES:
+        problems.append("%s: sglang_runtime=%s is not one of %s" % (where, _shown(runtime), ", ".join(RUNTIMES)))
+        return None
     problems.extend(software_problems(
-        group, settings["sglang_runtime"], image=settings["sglang_server_image"],
+        group, runtime, image=settings["sglang_server_image"],
         sglang_version=settings["sglang_server_sglang_version"], branch=settings["nvidia_host_driver_branch"],
         host_stack=settings["gpufleet_host_stack"] not in (False, "false", "False", "no", 0)))
 
@@ -330,30 +683,36 @@ def plan_group(group, hosts, hostvars, problems, warnings):
     by_rank = sorted(hosts, key=lambda h: ranks[h])
     head = by_rank[0]
 
-    for var in ("sglang_dist_init_port", "sglang_port", "sglang_nccl_port"):
-        if not _port_ok(settings[var]):
-            problems.append("%s: %s=%r is not a TCP port (1-65535)" % (where, var, settings[var]))
-            return None
-    dist_port = int(settings["sglang_dist_init_port"])
-    http_port = int(settings["sglang_port"])
-    nccl_port = int(settings["sglang_nccl_port"])
-    window = range(dist_port, dist_port + DIST_INIT_PORT_WINDOW)
-    for var, port in (("sglang_port", http_port), ("sglang_nccl_port", nccl_port)):
-        if port in window:
-            problems.append("%s: %s=%d collides with the dist-init port window %d-%d (SGLang binds dist-init "
-                            "port + 1..+6 for its own sockets); move one of them"
-                            % (where, var, port, window[0], window[-1]))
-    if http_port == nccl_port:
-        problems.append("%s: sglang_port and sglang_nccl_port are both %d; give each its own port" % (where, http_port))
+    ports = _ports(where, settings, hosts, hostvars, problems)
+    if ports is None:
+        return None
+    dist_port, http_port, nccl_port = ports
 
     address = _dist_init_host(group, head, settings, hostvars, nnodes, problems)
-    if not settings["sglang_model_path"]:
+    node_addresses = {}
+    for host in by_rank:
+        hv = hostvars.get(host, {})
+        given = hv.get("ansible_host", host)
+        variable = ("ansible_host of %s" % host) if "ansible_host" in hv else "host name %s" % host
+        node_address, problem = check_address(given, variable, reachable=nnodes > 1 or bool(routers))
+        if problem and not any(problem in p for p in problems):
+            problems.append("%s: %s; health probes, the router and the firewall reach the node there: set "
+                            "ansible_host to its address" % (where, problem))
+        node_addresses[host] = node_address or str(given)
+    model_path = settings["sglang_model_path"]
+    if model_path in (None, ""):
         problems.append("%s: sglang_model_path is not set; set it to the weights directory on the hosts, "
                         "e.g. /models/DeepSeek-R1" % where)
+    else:
+        problem = _model_path_problem(where, model_path, runtime, settings["sglang_server_model_mount"])
+        if problem:
+            problems.append(problem)
+    bind = _bind_host(where, settings["sglang_host"], problems) if settings["sglang_host"] is not None else ""
 
+    origins = {}
     try:
         pairs = _launch_settings(group, settings, preset)
-        args = build_args(pairs, where, warnings)
+        args = build_args(pairs, where, warnings, owned=OWNED_FLAGS, origins=origins)
     except ArgsError as exc:
         problems.extend(exc.problems)
         return None
@@ -367,6 +726,10 @@ def plan_group(group, hosts, hostvars, problems, warnings):
     tp = settings["sglang_tp_size"]
     if tp is None:
         tp = shape_defaults.get("tp_size")
+    elif not _positive_int(tp):
+        problems.append("%s: sglang_tp_size=%s must be a positive integer (tensor-parallel GPUs; remove it to use "
+                        "nodes x GPUs per node = %d)" % (where, _shown(tp), nnodes * gpus))
+        return None
     pp, replicas = _parallel_shape(args)
     world = nnodes * gpus
     if tp is None:
@@ -386,18 +749,35 @@ def plan_group(group, hosts, hostvars, problems, warnings):
                         "or divide one evenly); pick a tp that divides %d or is a multiple of it"
                         % (where, tp, gpus, gpus))
         return None
-    if problems and address is None:
+    value_problems = _values_problems(where, args, origins, tp)
+    problems.extend(value_problems)
+    if value_problems or bind is None or (problems and address is None):
         return None
 
     # A single-node group has no rendezvous: no --dist-init-addr, none in the plan.
-    dist_init_addr = "%s:%d" % (address, dist_port) if address and nnodes > 1 else None
+    dist_init_addr = host_port(address, dist_port) if address and nnodes > 1 else None
+    secret_vars = settings["sglang_secret_vars"] or {}
+    has_secrets = bool(secret_vars) or bool(settings["sglang_has_secrets"])
     secrets_file = settings["sglang_secrets_file"]
-    if not secrets_file and settings["sglang_has_secrets"]:
+    if secrets_file not in (None, ""):
+        problem = _secrets_file_problem(where, secrets_file)
+        if problem:
+            problems.append(problem)
+            return None
+    elif has_secrets:
         secrets_file = "/etc/sglang/%s.secrets.yaml" % group
     if secrets_file:
         args["--config"] = secrets_file
-    bind = str(args.get("--host") or "127.0.0.1")
+    if "--host" in args:
+        args["--host"] = bind
+    bind = str(args.get("--host") or "127.0.0.1")  # SGLang's own default
     local_host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else ("[%s]" % bind if ":" in bind else bind)
+    if routers and _is_loopback(bind):
+        problems.append("%s: sglang_host=%s binds loopback, but the router(s) %s reach the group at %s; bind "
+                        "0.0.0.0 or the head's address, or take the group out of sglang_model_groups' router"
+                        % (where, bind, ", ".join(sorted(routers)), "http://%s" % host_port(
+                            node_addresses[head], http_port)))
+        return None
     nodes = []
     for host in by_rank:
         node_args = dict(args)
@@ -412,7 +792,7 @@ def plan_group(group, hosts, hostvars, problems, warnings):
         nodes.append({
             "group": group,
             "host": host,
-            "address": str(hostvars.get(host, {}).get("ansible_host") or host),
+            "address": node_addresses[host],
             "node_rank": ranks[host],
             "is_head": ranks[host] == 0,
             "nnodes": nnodes,
@@ -421,7 +801,7 @@ def plan_group(group, hosts, hostvars, problems, warnings):
             "dist_init_addr": dist_init_addr,
             "port": http_port,
             "nccl_port": nccl_port,
-            "runtime": settings["sglang_runtime"],
+            "runtime": runtime,
             "unit": "sglang-%s" % group,
             # How the node reaches its own HTTP server (health probes run on the node).
             "local_url": "http://%s:%d" % (local_host, http_port),
@@ -429,7 +809,6 @@ def plan_group(group, hosts, hostvars, problems, warnings):
             "argv": list(LAUNCH_PREFIX) + launch_args,
         })
     served = args.get("--served-model-name") or args.get("--model-path")
-    head_address = nodes[0]["address"]
     return {
         "head": head,
         "nnodes": nnodes,
@@ -439,9 +818,13 @@ def plan_group(group, hosts, hostvars, problems, warnings):
         "port": http_port,
         "nccl_port": nccl_port,
         "preset": settings["sglang_preset"],
-        "runtime": settings["sglang_runtime"],
+        "runtime": runtime,
         "served_model_name": served,
-        "url": "http://%s:%d" % (head_address, http_port),
+        "url": "http://%s" % host_port(nodes[0]["address"], http_port),
+        # Which secret variables this group's --config file carries and under which
+        # keys (names only, never values): the sglang_server role writes the file from them.
+        "secret_vars": dict((flag[2:], var) for flag, var in SECRET_FLAGS.items()
+                            if var in secret_vars) if secret_vars else {},
         "nodes": nodes,
     }
 
@@ -458,17 +841,62 @@ def _check_collisions(plan, problems):
             seen.setdefault(addr, group)
 
 
-def plan_fleet(model_groups, hostvars, targets=None):
+def _check_routers(plan, routers, problems):
+    """A router on a host of a model group must not take the group's ports."""
+    for router, rv in sorted((routers or {}).items()):
+        rv = rv or {}
+        bad_ports = [var for var in ("sglang_router_port", "sglang_router_prometheus_port")
+                     if not _port_ok(rv.get(var, ROUTER_DEFAULTS[var]))]
+        for var in bad_ports:
+            problems.append("router %s: %s=%s is not a TCP port (an integer 1-65535)" % (router, var, _shown(rv.get(var))))
+        if bad_ports:
+            continue
+        for group, data in sorted(plan.items()):
+            if router not in [n["host"] for n in data["nodes"]]:
+                continue
+            taken = {data["port"]: "sglang_port", data["nccl_port"]: "sglang_nccl_port"}
+            for port in range(data["dist_init_port"], data["dist_init_port"] + DIST_INIT_PORT_WINDOW):
+                taken.setdefault(port, "the dist-init window (sglang_dist_init_port %d + 0..6)" % data["dist_init_port"])
+            for var in ("sglang_router_port", "sglang_router_prometheus_port"):
+                port = rv.get(var, ROUTER_DEFAULTS[var])
+                if int(port) in taken:
+                    problems.append("router %s is also a node of group %s and both want port %d (%s=%d, the group's %s); "
+                                    "set %s to another port for the router, or move the router to a host outside "
+                                    "the group" % (router, group, int(port), var, int(port), taken[int(port)], var))
+
+
+def plan_fleet(model_groups, hostvars, targets=None, routers=None):
     """Plan every model group. Returns ``{"groups", "hosts", "warnings", "sglang_version"}``.
 
+    ``routers``: ``{router host: {sglang_router_port: ..., ...}}`` (the hosts of
+    ``sglang_routers``); a group bound to loopback cannot be behind one.
     Raises :class:`PlanError` listing every problem found.
     """
     problems = []
     warnings = []
+    if not isinstance(model_groups, dict) or not isinstance(hostvars, dict):
+        raise PlanError(["the planner needs the model groups as {group: [host, ...]} and hostvars as "
+                         "{host: {var: value}}"])
+    named = {}
+    for group, hosts in model_groups.items():
+        problem = name_problem("group", group)
+        if problem:
+            problems.append("%s; rename the inventory group" % problem)
+            continue
+        if not isinstance(hosts, (list, tuple)):
+            problems.append("group %s: its hosts must be a list" % group)
+            continue
+        bad = [h for h in hosts if name_problem("host", h)]
+        for host in bad:
+            problems.append("group %s: %s; rename the inventory host (its address belongs in ansible_host)"
+                            % (group, name_problem("host", host)))
+        if not bad:
+            named[group] = list(hosts)
     if not model_groups:
         raise PlanError(["no model groups: the inventory has no child groups under %s; add one per model "
                          "group, e.g. %s: {children: {r1_a: {hosts: {gpu-a1: , gpu-a2: }}}}"
                          % (PARENT_GROUP, PARENT_GROUP)])
+    model_groups = named
     member_of = {}
     for group, hosts in model_groups.items():
         for host in hosts:
@@ -489,10 +917,11 @@ def plan_fleet(model_groups, hostvars, targets=None):
             continue
         if duplicated.intersection(hosts):
             continue
-        data = plan_group(group, list(hosts), hostvars, problems, warnings)
+        data = plan_group(group, list(hosts), hostvars, problems, warnings, routers=routers)
         if data is not None:
             plan[group] = data
     _check_collisions(plan, problems)
+    _check_routers(plan, routers, problems)
     if problems:
         raise PlanError(problems, warnings)
     hosts = {}

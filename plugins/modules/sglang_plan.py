@@ -35,6 +35,12 @@ options:
   plan_out:
     description: Path on the controller where the plan is written as JSON (atomically, mode 0644).
     type: path
+  router_group:
+    description:
+      - Inventory group of the router hosts. A model group bound to loopback (C(sglang_host)) behind a router,
+        and a router on a member host that wants one of the group's ports, are refused.
+    type: str
+    default: sglang_routers
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -52,6 +58,19 @@ notes:
   - Group-level variables must have one value per group (set them in C(group_vars/<group>)); only
     C(sglang_node_rank) is per host.
   - When C(sglang_dist_init_interface) is set, the address is read from rank 0's gathered facts.
+  - "Refused before any host changes, each with the group/host/variable and the fix: a C(sglang_args)
+    or C(sglang_extra_args) entry that would add a flag (a value beginning with C(-), stray tokens, a flag
+    and its value in one item), sets a flag the plan owns (C(--port), C(--host), C(--nccl-port),
+    C(--config), C(--model-path), C(--tp-size), C(--nnodes), C(--node-rank), C(--dist-init-addr): use the
+    dedicated variable) or a secret; a switch given a value; unreachable, loopback, multicast or malformed
+    dist-init addresses; ports outside 1-65535, on SSH, or a dist-init window past 65535; group and host
+    names that cannot name a systemd unit or container; out-of-range types and values; a model path
+    outside C(sglang_server_model_mount) and a secrets file path C(docker -v) cannot carry."
+  - Secrets (C(sglang_api_key), C(sglang_admin_api_key), C(sglang_ssl_keyfile_password),
+    C(sglang_watermark_config)) never reach the planner, the plan or a message; only which are set does.
+    The plan's C(--config) file carries them (keys listed in the group's C(secret_vars)).
+  - C(--X)/C(--no-X) (BooleanOptionalAction) flags render false as C(--no-X), never dropped or inverted.
+    A multi-node group's IPv6 dist-init address is rendered C([addr]:port), as SGLang parses it.
 """
 
 EXAMPLES = r"""
@@ -75,7 +94,10 @@ plan:
       description: SGLang version whose flag catalog validated the argv.
       type: str
     groups:
-      description: Per model group, its head, dist-init address, tp size, ports, URL and C(nodes) (rank order).
+      description:
+        - Per model group, its head, dist-init address, tp size, ports, URL and C(nodes) (rank order).
+        - C(secret_vars) maps each key of the group's C(--config) file to the variable that holds its value
+          (names only), e.g. C({api-key: sglang_api_key}).
       type: dict
     hosts:
       description: Per host, its node (group, node_rank, is_head, nnodes, tp_size, dist_init_addr, port, argv, ...).

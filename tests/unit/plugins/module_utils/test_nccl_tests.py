@@ -263,8 +263,9 @@ def test_group_run_without_ssh_asks_for_the_ssh_client_on_rank_0():
 
 
 @pytest.mark.parametrize("text, group, needle", [
-    ("bash: orted: command not found\n", "r1_a", "Open MPI's daemon orted was not found (bash: orted: command not "
-                                                "found). Fix: install Open MPI at the same path on every node"),
+    ("bash: orted: command not found\n", "r1_a",
+     "Open MPI's daemon orted was not found (bash: orted: command not found). Fix: install Open MPI at the same path "
+     "on every node"),
     ("mpirun has detected an attempt to run as root.\n", "r1_a", "mpirun refuses to run as root"),
     ("There are not enough slots available in the system to satisfy the 16\n", "r1_a", "fewer slots than ranks"),
     ("mpirun was unable to find the specified executable file, and therefore\n", "r1_a",

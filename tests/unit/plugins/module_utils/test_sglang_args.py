@@ -74,7 +74,7 @@ def test_dp_attention_without_dp_size_is_refused():
     ([("--mem-fraction-static", True)], "--mem-fraction-static takes a value, not true"),
     ([("--mem-fraction-static", "most")], "--mem-fraction-static takes a number, got 'most'"),
     ([("--kv-cache-dtype", "fp9")], "--kv-cache-dtype=fp9 is not one of SGLang"),
-    ([("--trust-remote-code", "yes")], "--trust-remote-code is a switch; set it to true or false"),
+    ([("--trust-remote-code", "yes")], "--trust-remote-code is a switch and takes no value"),
 ])
 def test_value_errors(pairs, needle):
     assert any(needle in p for p in problems(pairs))
@@ -105,3 +105,36 @@ def test_legacy_table_is_consistent_with_the_catalog():
                 assert token in catalog.OPTION_TO_FLAG, (flag, token)
         if entry["status"] in ("removed", "renamed"):
             assert flag not in catalog.OPTION_TO_FLAG, flag
+
+
+@pytest.mark.parametrize("pairs, argv", [
+    # BooleanOptionalAction (--X / --no-X): false renders --no-X, never dropped (its default may be
+    # None = the model decides, or true), and --no-X never turns into --X.
+    ([("enable-tf32-matmul", False)], ["--no-enable-tf32-matmul"]),
+    ([("enable-tf32-matmul", True)], ["--enable-tf32-matmul"]),
+    ([("no-enable-tf32-matmul", True)], ["--no-enable-tf32-matmul"]),
+    ([("no-enable-tf32-matmul", False)], ["--enable-tf32-matmul"]),
+    ([("--no-dllm-fdfo", True)], ["--no-dllm-fdfo"]),
+    # A plain store_true switch: false is its default, so it is left out.
+    ([("enable-metrics", False)], []),
+    # Negative numbers are values (argparse's negative-number rule).
+    ([("chunked-prefill-size", -1)], ["--chunked-prefill-size", "-1"]),
+])
+def test_switches_render_exactly_as_meant(pairs, argv):
+    assert render(pairs)[0] == argv
+
+
+@pytest.mark.parametrize("tokens, pairs", [
+    (["--no-enable-tf32-matmul"], [("--no-enable-tf32-matmul", True)]),
+    (["--cuda-graph-bs", "1", "2", "4", "--log-level", "info"],
+     [("--cuda-graph-bs", ["1", "2", "4"]), ("--log-level", "info")]),
+    (["--chunked-prefill-size", "-1"], [("--chunked-prefill-size", "-1")]),
+    (["--model-checksum", "--log-level", "info"], [("--model-checksum", True), ("--log-level", "info")]),
+])
+def test_extra_args_take_exactly_their_flags_values(tokens, pairs):
+    assert parse_extra_args(tokens, "group g") == pairs
+
+
+def test_extra_args_no_switch_renders_no():
+    argv, _warnings = render(parse_extra_args(["--no-enable-tf32-matmul"], "group g"))
+    assert argv == ["--no-enable-tf32-matmul"]

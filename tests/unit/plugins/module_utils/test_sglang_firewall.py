@@ -154,7 +154,15 @@ def test_no_router_and_no_allowlist_warns():
     ({}, {"router_metrics_port": 22}, ROUTER, "Move sglang_router_prometheus_port"),
 ])
 def test_ssh_port_is_refused(group_vars, kwargs, host, expected):
-    text = problems(host, plan=prod_plan(group_vars), **kwargs)
+    # The planner refuses SSH ports itself (test_bad_inputs.py); the firewall refuses them again
+    # in a plan edited by hand (defence in depth), so they are patched into a valid plan here.
+    plan = prod_plan()
+    for group in plan["groups"].values():
+        for var, value in group_vars.items():
+            group[var[len("sglang_"):]] = value
+            for node in group["nodes"]:
+                node[var[len("sglang_"):]] = value
+    text = problems(host, plan=plan, **kwargs)
     assert expected in text and "host %s" % host in text and "lock you out" in text
 
 

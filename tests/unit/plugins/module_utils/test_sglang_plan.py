@@ -144,11 +144,18 @@ def test_duplicate_rank():
     assert any("g0-n0 and g0-n1 both have sglang_node_rank=0" in p for p in probs), probs
 
 
-@pytest.mark.parametrize("rank", [2, -1, "one"])
+@pytest.mark.parametrize("rank", [2, -1])
 def test_out_of_range_rank(rank):
     groups, hv = fleet(host_vars={"g0-n1": {"sglang_node_rank": rank}})
     probs = problems_of(groups, hv)
     assert any("host g0-n1 has sglang_node_rank=%r, outside 0..1" % (rank,) in p for p in probs), probs
+
+
+@pytest.mark.parametrize("rank", ["one", 1.0, True, float("nan")])
+def test_rank_that_is_not_an_integer(rank):
+    groups, hv = fleet(host_vars={"g0-n1": {"sglang_node_rank": rank}})
+    probs = problems_of(groups, hv)
+    assert any("host g0-n1 has sglang_node_rank=" in p and "which is not an integer" in p for p in probs), probs
 
 
 def test_host_in_two_groups():
@@ -203,7 +210,7 @@ def test_two_groups_share_a_dist_init_address():
 
 
 @pytest.mark.parametrize("host_vars, needle", [
-    ({"g0-n0": {"ansible_host": "127.0.0.1"}}, "dist-init address 127.0.0.1 of rank 0 host g0-n0 is loopback"),
+    ({"g0-n0": {"ansible_host": "127.0.0.1"}}, "ansible_host of rank 0 host g0-n0=127.0.0.1 is loopback"),
     ({"g0-n0": {"ansible_host": ""}}, "no dist-init address for rank 0 host g0-n0"),
 ])
 def test_missing_or_unusable_address(host_vars, needle):
@@ -255,3 +262,44 @@ def test_an_empty_group_is_skipped_with_a_warning():
     groups["spare"] = []
     plan = plan_fleet(groups, hv)
     assert "spare" not in plan["groups"] and any("spare has no hosts" in w for w in plan["warnings"])
+
+
+def test_ipv6_dist_init_and_urls_are_bracketed():
+    groups, hv = fleet(host_vars={"g0-n0": {"ansible_host": "fd00:0::11"}, "g0-n1": {"ansible_host": "fd00::12"}})
+    group = plan_fleet(groups, hv)["groups"]["g0"]
+    # sglang/srt/utils/network.py NetworkAddress.parse refuses a bare "fd00::11:20000" as ambiguous.
+    assert group["dist_init_addr"] == "[fd00::11]:20000"
+    assert group["url"] == "http://[fd00::11]:30000"
+    assert [n["address"] for n in group["nodes"]] == ["fd00::11", "fd00::12"]
+
+
+def test_secrets_reach_the_plan_as_names_only():
+    groups, hv = fleet(group_vars={"sglang_secret_vars": {"sglang_api_key": 0, "sglang_ssl_keyfile_password": 0}})
+    group = plan_fleet(groups, hv)["groups"]["g0"]
+    assert group["secret_vars"] == {"api-key": "sglang_api_key", "ssl-keyfile-password": "sglang_ssl_keyfile_password"}
+    argv = group["nodes"][0]["argv"]
+    assert argv[argv.index("--config") + 1] == "/etc/sglang/g0.secrets.yaml"
+
+
+def test_router_elsewhere_and_distinct_ports_plan():
+    groups, hv = fleet()
+    plan = plan_fleet(groups, hv, routers={"router-1": {}, "g0-n1": {"sglang_router_port": 8000}})
+    assert plan["groups"]["g0"]["port"] == 30000
+
+
+@pytest.mark.parametrize("role, var", [
+    ("sglang_server", "sglang_server_model_mount"),
+    ("sglang_router", "sglang_router_host"),
+    ("sglang_router", "sglang_router_port"),
+    ("sglang_router", "sglang_router_prometheus_port"),
+])
+def test_planner_defaults_are_the_roles_defaults(role, var):
+    import pathlib
+
+    import yaml
+
+    from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import DEFAULTS, ROUTER_DEFAULTS
+
+    root = pathlib.Path(__file__).resolve().parents[4]
+    defaults = yaml.safe_load((root / "roles" / role / "defaults" / "main.yml").read_text())
+    assert str(dict(DEFAULTS, **ROUTER_DEFAULTS)[var]) == str(defaults[var])

@@ -69,7 +69,7 @@ def test_bad_branch_value_is_named():
 
 
 def test_planner_refuses_before_any_host_changes():
-    hv = {"ansible_host": "10.0.0.1", "sglang_model_path": "/m", "nvidia_host_driver_branch": "570",
+    hv = {"ansible_host": "10.0.0.1", "sglang_model_path": "/models/m", "nvidia_host_driver_branch": "570",
           "sglang_nodes_per_group": 1}
     with pytest.raises(PlanError) as err:
         plan_fleet({"g": ["h"]}, {"h": hv})

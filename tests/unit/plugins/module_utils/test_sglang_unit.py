@@ -137,7 +137,7 @@ def test_container_without_hcas_gets_no_rdma_device_and_no_capability():
 
 
 def test_privileged_is_an_explicit_opt_in_that_replaces_the_devices():
-    _, argv = _container_argv_for("ib-ndr-8x400", privileged=True)
+    argv = _container_argv_for("ib-ndr-8x400", privileged=True)[1]
     assert "--privileged" in argv
     assert _devices(argv) == [] and "--cap-add" not in argv
 
