@@ -129,3 +129,43 @@ def test_secrets_never_reach_the_plan_or_the_output(tmp_path):
     argv = group["nodes"][0]["argv"]
     assert argv[argv.index("--config") + 1] == "/etc/sglang/r1.secrets.yaml"
     assert group["dist_init_addr"] == "[fd00::11]:20000" and group["url"] == "http://[fd00::11]:30000"
+
+
+ROUTER_0_3_INVENTORY = """
+all:
+  children:
+    sglang_model_groups:
+      vars:
+        sglang_model_path: /models/m
+        sglang_nodes_per_group: 1
+      children:
+        r1:
+          hosts: {gpu-1: {ansible_host: 10.0.0.11}}
+          vars: {sglang_api_key: SECRET-R1-1234}
+        r2:
+          hosts: {gpu-2: {ansible_host: 10.0.0.12}}
+    sglang_routers:
+      hosts:
+        router-1:
+          ansible_host: 10.0.0.5
+          sglang_router_version: "0.3.2"
+          sglang_router_api_key: SECRET-ROUTER-5678
+          sglang_router_extra_args: [--mini-lb, --api, SECRET-ARG-9012]
+"""
+
+
+@pytest.mark.parametrize("needle", [
+    "router router-1: sglang_router_version 0.3.2 is an sglang-router release",
+    "router router-1: sglang_router_extra_args: --mini-lb: the Python mini load balancer is gone from smg",
+    "router router-1: sglang_router_extra_args: --api is not an smg option (full names only, abbreviations are "
+    "refused) (did you mean --api-key?)",
+    "router router-1: sglang_router_api_key is set but sglang_router_admin_api_key is not",
+    "router router-1: group r1 has an sglang_api_key different from sglang_router_api_key",
+])
+def test_an_sglang_router_inventory_fails_before_any_host_naming_the_variable(tmp_path, needle):
+    rc, out = run_plan(tmp_path, ROUTER_0_3_INVENTORY, "-vvv")
+    assert rc != 0 and "nothing was changed" in out
+    flat = " ".join(out.split())
+    assert needle in flat, out[-4000:]
+    assert "group r2 has" not in flat
+    assert "SECRET" not in out and "Traceback" not in out
