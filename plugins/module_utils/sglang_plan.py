@@ -254,7 +254,7 @@ def check_address(value, variable, reachable=True):
         if reachable and (name in _LOOPBACK_NAMES or name.endswith(".localhost")):
             return None, ("%s=%s is a loopback name, which other nodes cannot reach; use the host's address on "
                           "the fabric/bootstrap network" % (variable, _shown(value)))
-        return name, ""
+        return bare, ""
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if reachable:
