@@ -40,7 +40,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import
     plan_fleet,
 )
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -95,7 +95,7 @@ entry_names = st.text(st.characters(blacklist_characters="/\x00", blacklist_cate
                       max_size=12).filter(lambda n: n not in (".", ".."))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entry_names, min_size=1, max_size=4, unique=True), st.lists(entry_names, max_size=3, unique=True),
        st.text(max_size=12))
 def test_sysfs_any_entry_names(ports, gids, net_type):
@@ -216,7 +216,7 @@ GROUP_VARS = ["sglang_tp_size", "sglang_nodes_per_group", "sglang_gpus_per_node"
               "sglang_args", "sglang_extra_args", "sglang_speculative"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(GROUP_VARS), weird, max_size=4), st.text(max_size=8),
        st.one_of(st.none(), weird))
 def test_planner_any_group_vars(group_vars, group, rank):
