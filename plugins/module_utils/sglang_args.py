@@ -141,7 +141,7 @@ def resolve_flag(raw, warnings, where):
         raise ArgsError(["%s: %r holds a flag name and something after it (a space or '='); give the flag name "
                          "alone and its value separately (sglang_args: {%s: VALUE}; sglang_extra_args: "
                          "['%s', 'VALUE'])" % (where, shown(flag), name.lstrip("-"), name)])
-    if _CONTROL.search(flag) or not re.match(r"^--[A-Za-z0-9][A-Za-z0-9-]*$", flag):
+    if _CONTROL.search(flag) or not re.match(r"^--[A-Za-z0-9][A-Za-z0-9_-]*$", flag):
         raise ArgsError(["%s: %r is not a flag name (letters, digits and '-' after '--'); see "
                          "`python -m sglang.launch_server --help`" % (where, shown(flag))])
     legacy = LEGACY_FLAGS.get(flag)

@@ -254,7 +254,7 @@ def check_address(value, variable, reachable=True):
         if reachable and (name in _LOOPBACK_NAMES or name.endswith(".localhost")):
             return None, ("%s=%s is a loopback name, which other nodes cannot reach; use the host's address on "
                           "the fabric/bootstrap network" % (variable, _shown(value)))
-        return name, ""
+        return bare, ""
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if reachable:
@@ -317,12 +317,19 @@ def _differs(group, var, hosts, seen, default):
         # "which distinct value" indices).
         out = []
         names = set()
+
+        def of(host):
+            value = seen.get(host)
+            return value if isinstance(value, dict) else {}
+
         for host in hosts:
-            names.update((seen.get(host) or {}) if var == "sglang_secret_vars" else ())
-        for name in sorted(names) or ["sglang_api_key / sglang_admin_api_key"]:
+            names.update(of(host) if var == "sglang_secret_vars" else ())
+        for name in sorted(str(n) for n in names) or ["sglang_api_key / sglang_admin_api_key"]:
             classes = {}
             for host in hosts:
-                value = (seen.get(host) or {}).get(name) if var == "sglang_secret_vars" else seen.get(host)
+                value = of(host).get(name) if var == "sglang_secret_vars" else seen.get(host)
+                if not isinstance(value, (int, str, type(None))):
+                    value = True  # not an index the caller gives: "set"
                 classes.setdefault(value, []).append(host)
             if len(classes) > 1:
                 parts = ["%s on %s" % (_secret_class(k), ", ".join(hs))
@@ -756,7 +763,7 @@ def plan_group(group, hosts, hostvars, problems, warnings, routers=None):
 
     # A single-node group has no rendezvous: no --dist-init-addr, none in the plan.
     dist_init_addr = host_port(address, dist_port) if address and nnodes > 1 else None
-    secret_vars = settings["sglang_secret_vars"] or {}
+    secret_vars = settings["sglang_secret_vars"] if isinstance(settings["sglang_secret_vars"], dict) else {}
     has_secrets = bool(secret_vars) or bool(settings["sglang_has_secrets"])
     secrets_file = settings["sglang_secrets_file"]
     if secrets_file not in (None, ""):

@@ -146,11 +146,25 @@ module_stream:
     - null otherwise.
   returned: always
   type: dict
-  sample:
-    module: nvidia-driver
-    wanted: 580-open
-    enabled: []
-    commands: [[dnf, -y, module, enable, "nvidia-driver:580-open"]]
+  contains:
+    module:
+      description: The dnf module NVIDIA ships the driver in.
+      type: str
+      sample: nvidia-driver
+    wanted:
+      description: The stream asked for (O(driver_module_stream)).
+      type: str
+      sample: 580-open
+    enabled:
+      description: The module's enabled streams now.
+      type: list
+      elements: str
+      sample: []
+    commands:
+      description: The argv lists that make the wanted stream the enabled one; empty when it is already.
+      type: list
+      elements: list
+      sample: [[dnf, -y, module, enable, "nvidia-driver:580-open"]]
 nvswitch:
   description:
     - Whether this OS sees NVSwitch chips (so must run the fabric manager), and the evidence.

@@ -96,8 +96,8 @@ plan:
     groups:
       description:
         - Per model group, its head, dist-init address, tp size, ports, URL and C(nodes) (rank order).
-        - C(secret_vars) maps each key of the group's C(--config) file to the variable that holds its value
-          (names only), e.g. C({api-key: sglang_api_key}).
+        - "C(secret_vars) maps each key of the group's C(--config) file to the variable that holds its value
+          (names only), for example C(api-key) to C(sglang_api_key)."
       type: dict
     hosts:
       description: Per host, its node (group, node_rank, is_head, nnodes, tp_size, dist_init_addr, port, argv, ...).

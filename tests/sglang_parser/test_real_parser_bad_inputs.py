@@ -63,9 +63,9 @@ json.dump(out, sys.stdout)
 def probe(argv=(), addr=(), config_yaml="{}\n"):
     if not os.path.exists(PYTHON):
         pytest.fail("SGLang parser venv missing at %s: run tools/sglang-parser-venv.sh (make test does)" % PYTHON)
-    res = subprocess.run([PYTHON, "-c", PROBE], input=json.dumps({"argv": list(argv), "addr": list(addr),
-                                                                   "config_yaml": config_yaml}),
-                         capture_output=True, text=True, timeout=300, check=True)
+    request = json.dumps({"argv": list(argv), "addr": list(addr), "config_yaml": config_yaml})
+    res = subprocess.run([PYTHON, "-c", PROBE], input=request, capture_output=True, text=True, timeout=300,
+                         check=True)
     return json.loads(res.stdout)
 
 

@@ -80,7 +80,7 @@ def run_plan(tmp_path, inventory, *extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     res = subprocess.run([PLAYBOOK, str(ROOT / "playbooks" / "plan.yml"), "-i", str(inv)] + list(extra),
-                         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
+                         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT), check=False)
     return res.returncode, res.stdout + res.stderr
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import datetime
 import json
-import os
 
 import pytest
 
@@ -484,4 +483,3 @@ def test_case_count_by_class():
     counts["hand-made fabric facts"] += len(HANDMADE)
     print("\nbad inputs by class: %s; total %d" % (dict(sorted(counts.items())), sum(counts.values())))
     assert sum(counts.values()) >= 100
-    assert os.environ.get("PYTEST_XDIST_WORKER") is None or True

@@ -35,12 +35,13 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_args import
 )
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import (
     OWNED_FLAGS,
+    ROUTER_DEFAULTS,
     PlanError,
     check_address,
     plan_fleet,
 )
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -95,7 +96,7 @@ entry_names = st.text(st.characters(blacklist_characters="/\x00", blacklist_cate
                       max_size=12).filter(lambda n: n not in (".", ".."))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entry_names, min_size=1, max_size=4, unique=True), st.lists(entry_names, max_size=3, unique=True),
        st.text(max_size=12))
 def test_sysfs_any_entry_names(ports, gids, net_type):
@@ -213,20 +214,24 @@ weird = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.floats(),
 GROUP_VARS = ["sglang_tp_size", "sglang_nodes_per_group", "sglang_gpus_per_node", "sglang_port", "sglang_nccl_port",
               "sglang_dist_init_port", "sglang_dist_init_host", "sglang_host", "sglang_mem_fraction_static",
               "sglang_attn_dp_size", "sglang_runtime", "sglang_preset", "sglang_model_path", "sglang_secrets_file",
-              "sglang_args", "sglang_extra_args", "sglang_speculative"]
+              "sglang_args", "sglang_extra_args", "sglang_speculative", "sglang_secret_vars", "sglang_has_secrets",
+              "sglang_server_model_mount", "sglang_dist_init_interface", "ansible_port"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(GROUP_VARS), weird, max_size=4), st.text(max_size=8),
-       st.one_of(st.none(), weird))
-def test_planner_any_group_vars(group_vars, group, rank):
+       st.one_of(st.none(), weird), st.dictionaries(st.sampled_from(GROUP_VARS), weird, max_size=2),
+       st.dictionaries(st.sampled_from(["router-1", "n0", "n1"]),
+                       st.dictionaries(st.sampled_from(sorted(ROUTER_DEFAULTS)), weird, max_size=2), max_size=2))
+def test_planner_any_group_vars(group_vars, group, rank, n1_vars, routers):
     hosts = ["n0", "n1"]
     hostvars = dict((h, dict({"ansible_host": "10.0.0.%d" % (i + 1), "sglang_model_path": "/models/m"}, **group_vars))
                     for i, h in enumerate(hosts))
+    hostvars["n1"].update(n1_vars)  # a host that differs from its group
     if rank is not None:
         hostvars["n1"]["sglang_node_rank"] = rank
     try:
-        plan = plan_fleet({group or "g": hosts}, hostvars)
+        plan = plan_fleet({group or "g": hosts}, hostvars, routers=routers)
     except PlanError as exc:
         assert exc.problems and all(p.startswith(("group ", "host ", "groups ", "router ", "no model"))
                                     for p in exc.problems)
