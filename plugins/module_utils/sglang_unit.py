@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 RUNTIMES = ("container", "native", "emulator")
+# memlock unlimited for RDMA (ibv_reg_mr pins memory); SGLang opens many files.
+DEFAULT_ULIMITS = ("memlock=-1", "nofile=1048576:1048576")
 
 
 def systemd_quote(token):
@@ -35,7 +37,8 @@ def exec_line(argv):
 
 def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_size="32g",
                    model_mount=None, env_file=None, secrets_file=None, extra_run_args=None,
-                   env_files=None, rdma_devices=None, privileged=False, gpus="all", stop_timeout=300):
+                   env_files=None, rdma_devices=None, privileged=False, gpus="all", stop_timeout=300,
+                   ulimits=DEFAULT_ULIMITS):
     """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
 
     ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
@@ -58,9 +61,14 @@ def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_si
     argv = [docker, "run", "--rm", "--init", "--name", container_name]
     if gpus:
         argv += ["--gpus", str(gpus)]
-    argv += ["--network", "host", "--ipc", "host", "--shm-size", str(shm_size),
-             "--ulimit", "memlock=-1", "--ulimit", "nofile=1048576:1048576",
-             "--stop-timeout", str(int(stop_timeout))]
+    argv += ["--network", "host", "--ipc", "host"]
+    if shm_size:
+        argv += ["--shm-size", str(shm_size)]
+    for ulimit in ulimits or []:
+        if not re.match(r"^[a-z]+=-?[0-9]+(:-?[0-9]+)?$", str(ulimit)):
+            raise ValueError("container ulimit %r is not NAME=SOFT[:HARD] (e.g. nofile=1048576:1048576)" % (ulimit,))
+        argv += ["--ulimit", str(ulimit)]
+    argv += ["--stop-timeout", str(int(stop_timeout))]
     if privileged:
         argv += ["--privileged"]
     elif rdma_devices:

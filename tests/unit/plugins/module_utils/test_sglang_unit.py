@@ -168,3 +168,25 @@ def test_gpus_can_be_left_out_and_env_files_keep_their_order():
 def test_a_device_outside_dev_infiniband_is_refused():
     with pytest.raises(ValueError):
         container_argv(NODE, image="img", container_name="c", rdma_devices=["/dev/sda"])
+
+
+def test_production_container_limits_are_the_default():
+    argv = container_argv(NODE, image="img", container_name="c")
+    assert [argv[i + 1] for i, t in enumerate(argv) if t == "--ulimit"] == ["memlock=-1", "nofile=1048576:1048576"]
+    assert argv[argv.index("--shm-size") + 1] == "32g"
+
+
+def test_test_hosts_lower_the_limits_and_leave_shm_size_out():
+    # Nested containers cannot raise a limit above their host's hard limit, and Podman
+    # refuses --shm-size with --ipc host: tests lower/leave them out, nothing else changes.
+    argv = container_argv(NODE, image="img", container_name="c", shm_size="",
+                          ulimits=["nofile=16384:16384", "nproc=65536:65536"])
+    assert "--shm-size" not in argv
+    assert [argv[i + 1] for i, t in enumerate(argv) if t == "--ulimit"] == ["nofile=16384:16384", "nproc=65536:65536"]
+    assert argv[argv.index("img") + 1:] == NODE["argv"]
+
+
+@pytest.mark.parametrize("bad", ["nofile", "nofile=lots", "--privileged", "memlock=-1 --privileged"])
+def test_a_malformed_ulimit_is_refused(bad):
+    with pytest.raises(ValueError, match="ulimit"):
+        container_argv(NODE, image="img", container_name="c", ulimits=[bad])
