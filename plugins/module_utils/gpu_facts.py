@@ -79,13 +79,27 @@ def _value(text):
     return None if text.lower() in _MISSING else text
 
 
-def _int(text):
-    """Leading integer of '143771 MiB', '16x', '5' ... or None."""
+_MAX_COUNT = 2 ** 64     # nvidia-smi's counters and sizes are at most unsigned 64-bit (NVML's unsigned long long)
+
+
+def _int(text, what=None):
+    """Leading integer of '143771 MiB', '16x', '5' ... or None.
+
+    A negative number or one beyond 2^64 is no count nvidia-smi prints: GpuFactsError naming the
+    field (``what``) and the value, never int()'s or float()'s own error.
+    """
     text = _value(text)
     if text is None:
         return None
     match = _NUMBER.match(text)
-    return int(float(match.group(1))) if match else None
+    if not match:
+        return None
+    number = match.group(1)
+    digits = number.lstrip("-").split(".")[0].lstrip("0")
+    if number.startswith("-") or len(digits) > 20 or int(digits or "0") >= _MAX_COUNT:
+        raise GpuFactsError("%s is %s, expected a count (0 to 2^64): the output is corrupted or not nvidia-smi's"
+                            % (what or "a value", repr(text) if len(text) <= 40 else repr(text[:37]) + "..."))
+    return int(float(number)) if "." in number else int(number)
 
 
 def _float(text):
@@ -125,11 +139,11 @@ def _sum_counts(element, want_uncorrectable):
         tag = child.tag
         if tag in ("single_bit", "double_bit"):          # drivers before R470: <double_bit><total>
             if (tag == "double_bit") == want_uncorrectable:
-                count = _int(_find(child, "total"))
+                count = _int(_find(child, "total"), "total")
             else:
                 continue
         elif "correctable" in tag and ("uncorrectable" in tag) == want_uncorrectable:
-            count = _int(child.text)
+            count = _int(child.text, child.tag)
         else:
             continue
         if count is not None:
@@ -180,6 +194,8 @@ def clocks_event_reasons_from_mask(text):
 # ------------------------------------------------------------------ nvidia-smi -q -x
 def parse_xml(text):
     """Parse ``nvidia-smi -q -x``: {driver_version, cuda_version, attached_gpus, gpus: [...]}."""
+    if not isinstance(text, str):
+        raise GpuFactsError("nvidia-smi -q -x printed no text (got %s)" % type(text).__name__)
     try:
         root = ET.fromstring(text.strip())
     except ET.ParseError as exc:
@@ -191,63 +207,76 @@ def parse_xml(text):
     cuda_version = _value(_find(root, "cuda_version"))
     gpus = []
     for position, node in enumerate(root.findall("gpu")):
-        gpu = empty_gpu()
-        gpu["index"] = position
-        gpu["name"] = _value(_find(node, "product_name"))
-        gpu["uuid"] = _value(_find(node, "uuid"))
-        gpu["pci_bus_id"] = _value(node.get("id")) or _value(_find(node, "pci/pci_bus_id"))
-        gpu["architecture"] = _value(_find(node, "product_architecture"))
-        gpu["vbios_version"] = _value(_find(node, "vbios_version"))
-        gpu["memory_total_mib"] = _int(_find(node, "fb_memory_usage/total"))
-        gpu["driver_version"] = driver_version
-        gpu["cuda_version"] = cuda_version
-        gpu["persistence_mode"] = _bool(_find(node, "persistence_mode"))
-        gpu["mig_mode"] = _value(_find(node, "mig_mode/current_mig"))
-        gpu["virtualization_mode"] = _value(_find(node, "gpu_virtualization_mode/virtualization_mode"))
-
-        ecc = node.find("ecc_errors")
-        gpu["ecc"] = {
-            "mode_current": _value(_find(node, "ecc_mode/current_ecc")),
-            "mode_pending": _value(_find(node, "ecc_mode/pending_ecc")),
-            "uncorrectable_volatile": _sum_counts(None if ecc is None else ecc.find("volatile"), True),
-            "uncorrectable_aggregate": _sum_counts(None if ecc is None else ecc.find("aggregate"), True),
-            "correctable_volatile": _sum_counts(None if ecc is None else ecc.find("volatile"), False),
-            "correctable_aggregate": _sum_counts(None if ecc is None else ecc.find("aggregate"), False),
-        }
-        gpu["remapped_rows"] = {
-            "correctable": _int(_find(node, "remapped_rows/remapped_row_corr")),
-            "uncorrectable": _int(_find(node, "remapped_rows/remapped_row_unc")),
-            "pending": _bool(_find(node, "remapped_rows/remapped_row_pending")),
-            "failure": _bool(_find(node, "remapped_rows/remapped_row_failure")),
-        }
-        link = "pci/pci_gpu_link_info/"
-        gpu["pcie"] = {
-            "gen_current": _int(_find(node, link + "pcie_gen/current_link_gen")),
-            "gen_max": _int(_find(node, link + "pcie_gen/max_link_gen")),
-            "width_current": _int(_find(node, link + "link_widths/current_link_width")),
-            "width_max": _int(_find(node, link + "link_widths/max_link_width")),
-        }
-        # R535 renamed clocks_throttle_reasons to clocks_event_reasons; read both.
-        reasons = node.find("clocks_event_reasons")
-        if reasons is None:
-            reasons = node.find("clocks_throttle_reasons")
-        if reasons is not None:
-            gpu["clocks_event_reasons"] = [
-                re.sub(r"^clocks?_(event|throttle)_reason_", "", child.tag)
-                for child in reasons if _value(child.text) == "Active"]
-        gpu["fabric"] = {
-            "state": _value(_find(node, "fabric/state")),
-            "status": _value(_find(node, "fabric/status")),
-            "clique_id": _value(_find(node, "fabric/cliqueId")),
-            "cluster_uuid": _value(_find(node, "fabric/clusterUuid")),
-        }
-        gpus.append(gpu)
+        try:
+            gpus.append(_gpu_from_xml(position, node, driver_version, cuda_version))
+        except GpuFactsError as exc:
+            raise GpuFactsError("nvidia-smi -q -x, GPU %d (%s): %s"
+                                % (position, _value(node.get("id")) or "no PCI bus id", exc))
+    try:
+        attached = _int(_find(root, "attached_gpus"), "attached_gpus")
+    except GpuFactsError as exc:
+        raise GpuFactsError("nvidia-smi -q -x: %s" % exc)
     return {
         "driver_version": driver_version,
         "cuda_version": cuda_version,
-        "attached_gpus": _int(_find(root, "attached_gpus")),
+        "attached_gpus": attached,
         "gpus": gpus,
     }
+
+
+def _gpu_from_xml(position, node, driver_version, cuda_version):
+    """One <gpu> element in the shape of empty_gpu()."""
+    gpu = empty_gpu()
+    gpu["index"] = position
+    gpu["name"] = _value(_find(node, "product_name"))
+    gpu["uuid"] = _value(_find(node, "uuid"))
+    gpu["pci_bus_id"] = _value(node.get("id")) or _value(_find(node, "pci/pci_bus_id"))
+    gpu["architecture"] = _value(_find(node, "product_architecture"))
+    gpu["vbios_version"] = _value(_find(node, "vbios_version"))
+    gpu["memory_total_mib"] = _int(_find(node, "fb_memory_usage/total"), "fb_memory_usage/total")
+    gpu["driver_version"] = driver_version
+    gpu["cuda_version"] = cuda_version
+    gpu["persistence_mode"] = _bool(_find(node, "persistence_mode"))
+    gpu["mig_mode"] = _value(_find(node, "mig_mode/current_mig"))
+    gpu["virtualization_mode"] = _value(_find(node, "gpu_virtualization_mode/virtualization_mode"))
+
+    ecc = node.find("ecc_errors")
+    gpu["ecc"] = {
+        "mode_current": _value(_find(node, "ecc_mode/current_ecc")),
+        "mode_pending": _value(_find(node, "ecc_mode/pending_ecc")),
+        "uncorrectable_volatile": _sum_counts(None if ecc is None else ecc.find("volatile"), True),
+        "uncorrectable_aggregate": _sum_counts(None if ecc is None else ecc.find("aggregate"), True),
+        "correctable_volatile": _sum_counts(None if ecc is None else ecc.find("volatile"), False),
+        "correctable_aggregate": _sum_counts(None if ecc is None else ecc.find("aggregate"), False),
+    }
+    gpu["remapped_rows"] = {
+        "correctable": _int(_find(node, "remapped_rows/remapped_row_corr"), "remapped_rows/remapped_row_corr"),
+        "uncorrectable": _int(_find(node, "remapped_rows/remapped_row_unc"), "remapped_rows/remapped_row_unc"),
+        "pending": _bool(_find(node, "remapped_rows/remapped_row_pending")),
+        "failure": _bool(_find(node, "remapped_rows/remapped_row_failure")),
+    }
+    link = "pci/pci_gpu_link_info/"
+    gpu["pcie"] = {
+        "gen_current": _int(_find(node, link + "pcie_gen/current_link_gen"), link + "pcie_gen/current_link_gen"),
+        "gen_max": _int(_find(node, link + "pcie_gen/max_link_gen"), link + "pcie_gen/max_link_gen"),
+        "width_current": _int(_find(node, link + "link_widths/current_link_width"), link + "link_widths/current_link_width"),
+        "width_max": _int(_find(node, link + "link_widths/max_link_width"), link + "link_widths/max_link_width"),
+    }
+    # R535 renamed clocks_throttle_reasons to clocks_event_reasons; read both.
+    reasons = node.find("clocks_event_reasons")
+    if reasons is None:
+        reasons = node.find("clocks_throttle_reasons")
+    if reasons is not None:
+        gpu["clocks_event_reasons"] = [
+            re.sub(r"^clocks?_(event|throttle)_reason_", "", child.tag)
+            for child in reasons if _value(child.text) == "Active"]
+    gpu["fabric"] = {
+        "state": _value(_find(node, "fabric/state")),
+        "status": _value(_find(node, "fabric/status")),
+        "clique_id": _value(_find(node, "fabric/cliqueId")),
+        "cluster_uuid": _value(_find(node, "fabric/clusterUuid")),
+    }
+    return gpu
 
 
 # ------------------------------------------------------------------ --query-* CSV
@@ -278,26 +307,26 @@ def parse_query_csv(text, fields):
 def gpu_from_query_row(row):
     """One --query-gpu row in the shape of empty_gpu()."""
     gpu = empty_gpu()
-    gpu["index"] = _int(row.get("index"))
+    gpu["index"] = _int(row.get("index"), "index")
     gpu["name"] = _value(row.get("name"))
     gpu["uuid"] = _value(row.get("uuid"))
     gpu["pci_bus_id"] = _value(row.get("pci.bus_id"))
     gpu["vbios_version"] = _value(row.get("vbios_version"))
     gpu["compute_cap"] = _value(row.get("compute_cap"))
-    gpu["memory_total_mib"] = _int(row.get("memory.total"))
+    gpu["memory_total_mib"] = _int(row.get("memory.total"), "memory.total")
     gpu["driver_version"] = _value(row.get("driver_version"))
     gpu["persistence_mode"] = _bool(row.get("persistence_mode"))
     gpu["mig_mode"] = _value(row.get("mig.mode.current"))
     gpu["ecc"]["mode_current"] = _value(row.get("ecc.mode.current"))
-    gpu["ecc"]["uncorrectable_volatile"] = _int(row.get("ecc.errors.uncorrected.volatile.total"))
-    gpu["ecc"]["uncorrectable_aggregate"] = _int(row.get("ecc.errors.uncorrected.aggregate.total"))
+    gpu["ecc"]["uncorrectable_volatile"] = _int(row.get("ecc.errors.uncorrected.volatile.total"), "ecc.errors.uncorrected.volatile.total")
+    gpu["ecc"]["uncorrectable_aggregate"] = _int(row.get("ecc.errors.uncorrected.aggregate.total"), "ecc.errors.uncorrected.aggregate.total")
     gpu["remapped_rows"]["pending"] = _bool(row.get("remapped_rows.pending"))
     gpu["remapped_rows"]["failure"] = _bool(row.get("remapped_rows.failure"))
     gpu["pcie"] = {
-        "gen_current": _int(row.get("pcie.link.gen.current")),
-        "gen_max": _int(row.get("pcie.link.gen.max")),
-        "width_current": _int(row.get("pcie.link.width.current")),
-        "width_max": _int(row.get("pcie.link.width.max")),
+        "gen_current": _int(row.get("pcie.link.gen.current"), "pcie.link.gen.current"),
+        "gen_max": _int(row.get("pcie.link.gen.max"), "pcie.link.gen.max"),
+        "width_current": _int(row.get("pcie.link.width.current"), "pcie.link.width.current"),
+        "width_max": _int(row.get("pcie.link.width.max"), "pcie.link.width.max"),
     }
     gpu["clocks_event_reasons"] = clocks_event_reasons_from_mask(
         row.get("clocks_event_reasons.active", row.get("clocks_throttle_reasons.active")))
@@ -308,8 +337,8 @@ def gpu_from_query_row(row):
 
 def remapped_rows_from_row(row):
     return {
-        "correctable": _int(row.get("remapped_rows.correctable")),
-        "uncorrectable": _int(row.get("remapped_rows.uncorrectable")),
+        "correctable": _int(row.get("remapped_rows.correctable"), "remapped_rows.correctable"),
+        "uncorrectable": _int(row.get("remapped_rows.uncorrectable"), "remapped_rows.uncorrectable"),
         "pending": _bool(row.get("remapped_rows.pending")),
         "failure": _bool(row.get("remapped_rows.failure")),
     }
@@ -476,6 +505,14 @@ def parse_kernel_module(text):
 
 
 # ------------------------------------------------------------------ everything together
+def _row(convert, what, number, row):
+    try:
+        return convert(row)
+    except GpuFactsError as exc:
+        bus = row.get("pci.bus_id") or row.get("gpu_uuid") or "no bus id"
+        raise GpuFactsError("%s row %d (%s): %s" % (what, number, bus, exc))
+
+
 def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvlink_text=None,
                 proc_version_text=None, nvidia_smi=None):
     """All facts from the raw outputs; only the XML is required (None: that output is missing).
@@ -485,7 +522,8 @@ def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvl
     log = parse_xml(xml_text)
     gpus = log["gpus"]
     if query_csv is not None:
-        rows = [gpu_from_query_row(row) for row in parse_query_csv(query_csv, QUERY_GPU_FIELDS)]
+        rows = [_row(gpu_from_query_row, "nvidia-smi --query-gpu", number, row)
+                for number, row in enumerate(parse_query_csv(query_csv, QUERY_GPU_FIELDS), 1)]
         by_key = dict((row["uuid"] or row["pci_bus_id"], row) for row in rows)
         merged = []
         for gpu in gpus:
@@ -496,8 +534,9 @@ def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvl
             merged.append(gpu)
         gpus = merged
     if remapped_csv is not None:
-        remapped = dict((row.get("gpu_uuid"), remapped_rows_from_row(row))
-                        for row in parse_query_csv(remapped_csv, REMAPPED_ROWS_FIELDS))
+        what = "nvidia-smi --query-remapped-rows"
+        remapped = dict((row.get("gpu_uuid"), _row(remapped_rows_from_row, what, number, row))
+                        for number, row in enumerate(parse_query_csv(remapped_csv, REMAPPED_ROWS_FIELDS), 1))
         for gpu in gpus:
             if gpu["uuid"] in remapped:
                 gpu["remapped_rows"] = merge_gpu({"r": gpu["remapped_rows"]}, {"r": remapped[gpu["uuid"]]})["r"]

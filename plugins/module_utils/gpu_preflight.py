@@ -77,7 +77,67 @@ def check_facts(host, facts):
     if not isinstance(facts["gpufleet_gpus"], list):
         raise PreflightError("%s: gpufleet_gpus must be a list of GPUs, got %s"
                              % (host, type(facts["gpufleet_gpus"]).__name__))
+    _check_shape(host, "gpufleet_gpu_driver", facts["gpufleet_gpu_driver"], _DRIVER_SHAPE)
+    for position, gpu in enumerate(facts["gpufleet_gpus"]):
+        if not isinstance(gpu, dict):
+            raise PreflightError("%s: gpufleet_gpus[%d] is %s, expected a mapping of one GPU's facts. Fix: pass the "
+                                 "ansible_facts of gpufleet.sglang.gpu_facts unchanged, or correct the hand-made facts"
+                                 % (host, position, _shown(gpu)))
+        _check_shape(host, "gpufleet_gpus[%d]" % position, gpu, _GPU_SHAPE)
     return facts
+
+
+# The value types gpu_facts gives (gpu_facts.empty_gpu and build_facts); None is "not reported" everywhere.
+# Hand-made facts with any other type are refused naming the host, the field and the value, so that no
+# comparison below meets a string where it expects a number (or the reverse).
+_TEXT, _COUNT, _FLAG, _TEXTS, _COUNTS = "a string", "a count (an integer >= 0)", "true or false", \
+    "a list of strings", "a list of counts"
+_DRIVER_SHAPE = {"driver_version": _TEXT, "cuda_version": _TEXT}
+_GPU_SHAPE = {
+    "index": _COUNT, "name": _TEXT, "uuid": _TEXT, "pci_bus_id": _TEXT, "memory_total_mib": _COUNT,
+    "persistence_mode": _FLAG, "mig_mode": _TEXT, "clocks_event_reasons": _TEXTS,
+    "ecc": {"mode_current": _TEXT, "mode_pending": _TEXT, "uncorrectable_volatile": _COUNT,
+            "uncorrectable_aggregate": _COUNT},
+    "remapped_rows": {"uncorrectable": _COUNT, "pending": _FLAG, "failure": _FLAG},
+    "pcie": {"gen_current": _COUNT, "gen_max": _COUNT, "width_current": _COUNT, "width_max": _COUNT},
+    "nvlink": {"total": _COUNT, "active": _COUNT, "inactive_links": _COUNTS, "all_inactive": _FLAG},
+    "fabric": {"state": _TEXT, "status": _TEXT},
+}
+
+
+def _fits(value, kind):
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _COUNT:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == _FLAG:
+        return isinstance(value, bool)
+    if kind in (_TEXTS, _COUNTS):
+        return isinstance(value, list) and all(_fits(item, _TEXT if kind == _TEXTS else _COUNT) for item in value)
+    return False
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_shape(host, where, value, shape):
+    """PreflightError naming the host and the field when a (hand-made) fact has another type."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise PreflightError("%s: %s is %s, expected a mapping (null: not reported). Fix: pass the ansible_facts of "
+                             "gpufleet.sglang.gpu_facts unchanged, or correct the hand-made facts"
+                             % (host, where, _shown(value)))
+    for key, kind in shape.items():
+        item = value.get(key)
+        if isinstance(kind, dict):
+            _check_shape(host, "%s.%s" % (where, key), item, kind)
+        elif item is not None and not _fits(item, kind):
+            raise PreflightError("%s: %s.%s is %s, expected %s (null: not reported). Fix: pass the ansible_facts of "
+                                 "gpufleet.sglang.gpu_facts unchanged, or correct the hand-made facts"
+                                 % (host, where, key, _shown(item), kind))
 
 
 def _where(host, gpu):

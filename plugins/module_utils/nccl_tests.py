@@ -106,7 +106,8 @@ ENV_SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD", re.IGNORECASE)
 _DEFAULT_HALF = ["time", "algbw", "busbw", "#wrong"]
 _COLUMN_NAMES = {"time": "time_us", "cputime": "time_us", "algbw": "algbw", "busbw": "busbw",
                  "#wrong": "wrong", "#bitdiff": "bitdiff"}
-_ROW_START = re.compile(r"^\s*(\d+)\s+(\d+)\s+([A-Za-z][A-Za-z0-9_]*)\s+(\S+)\s+(-?\d+)")
+# size and count are size_t (at most 20 digits), root an int: a longer number is no row of nccl-tests'.
+_ROW_START = re.compile(r"^\s*(\d{1,20})\s+(\d{1,20})\s+([A-Za-z][A-Za-z0-9_]*)\s+(\S+)\s+(-?\d{1,10})(?!\d)")
 _DEVICE = re.compile(r"^#\s+Rank\s+(\d+)\s+Group\s+(\d+)\s+Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[([^\]]*)\]\s*(.*)$")
 _CONFIG_PAIRS = re.compile(r"(nThread|nGpus|minBytes|maxBytes|warmup iters|agg iters|iters|validation|graph|unalign)"
                            r":?\s+(-?\d+)")
@@ -169,16 +170,29 @@ def _num(value):
         return None
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):     # OverflowError: an integer beyond a float (10**400)
         return None
     if math.isnan(out) or math.isinf(out):
         return None
     return out
 
 
-def _wrong(value):
+def _count(value):
+    """A count (wrong elements, out-of-bounds values) as an int, None when not a number; an integer
+    beyond a float's range (10**400) stays that integer, so that it still counts as wrong."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     out = _num(value)
     return None if out is None else int(out)
+
+
+def _wrong(value):
+    return _count(value)
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_size(size):
@@ -204,7 +218,7 @@ def nccl_version_string(code):
     """22809 -> '2.28.9' (NCCL_VERSION_CODE since 2.9: major*10000 + minor*100 + patch)."""
     try:
         code = int(code)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):     # OverflowError: int(inf)
         return None
     if code >= 10000:
         return "%d.%d.%d" % (code // 10000, (code % 10000) // 100, code % 100)
@@ -541,6 +555,29 @@ def _okay(value):
     return str(value).lower() == "true"
 
 
+# The container types of a -J file (nccl-tests src/util.cu writes them, format version 3); a file with any other
+# type is hand-made or corrupted: refused naming the field, never an exception's text.
+_JSON_TYPES = (("args", list, "a list"), ("env", list, "a list"), ("config", dict, "an object"),
+               ("results", list, "a list"), ("errors", list, "a list"), ("out_of_bounds", dict, "an object"),
+               ("bitwise_mismatches", dict, "an object"), ("average_bus_bandwidth", dict, "an object"))
+
+
+def _type_name(value):
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _check_json_types(data):
+    for key, kind, expected in _JSON_TYPES:
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise NcclTestsError("nccl-tests JSON field %r is %s, expected %s: the file is not nccl-tests -J output "
+                                 "(or was edited); rerun the test" % (key, _type_name(data[key]), expected))
+    devices = data["config"].get("devices") if isinstance(data.get("config"), dict) else None
+    if devices is not None and not isinstance(devices, list):
+        raise NcclTestsError("nccl-tests JSON field 'config.devices' is %s, expected a list: the file is not "
+                             "nccl-tests -J output (or was edited); rerun the test" % _type_name(devices))
+
+
 def parse_json(text):
     """Parse a ``-J`` file (format version 3). A truncated file (run killed before
     nccl-tests closed it) parses as a run that did not conclude."""
@@ -555,6 +592,7 @@ def parse_json(text):
     if not isinstance(data, dict):
         result["errors"].append({"kind": "json", "host": None, "message": "the JSON output is not an object"})
         return result
+    _check_json_types(data)
     if data.get("version") != JSON_FORMAT_VERSION:
         result["warnings"].append("JSON format version %r; this parser was written for version %d"
                                   % (data.get("version"), JSON_FORMAT_VERSION))
@@ -582,8 +620,12 @@ def parse_json(text):
                                       "hostname": dev.get("hostname"), "device": dev.get("device"),
                                       "bus_id": dev.get("device_hex"), "name": dev.get("device_info"),
                                       "process": True})
-    for item in data.get("results") or []:
+    for number, item in enumerate(data.get("results") or []):
         if not isinstance(item, dict) or not isinstance(item.get("size"), int):
+            continue
+        if isinstance(item["size"], bool) or not 0 <= item["size"] < 2 ** 64:
+            result["warnings"].append("results[%d]: size %s is not a byte count (0 to 2^64); row ignored"
+                                      % (number, _shown(item["size"])))
             continue
         try:
             root = int(str(item.get("root", "-1")).strip())
@@ -595,11 +637,11 @@ def parse_json(text):
                                "in_place": _json_half(item.get("in_place"))})
     oob = data.get("out_of_bounds")
     if isinstance(oob, dict):
-        count = int(_num(oob.get("count")) or 0)
+        count = _count(oob.get("count")) or 0
         result["out_of_bounds"] = {"count": count, "ok": count == 0 and _okay(oob.get("okay"))}
     bitwise = data.get("bitwise_mismatches")
     if isinstance(bitwise, dict):
-        count = int(_num(bitwise.get("count")) or 0)
+        count = _count(bitwise.get("count")) or 0
         result["bitwise_mismatches"] = {"count": count, "ok": count == 0 and _okay(bitwise.get("okay"))}
     avg = data.get("average_bus_bandwidth")
     if isinstance(avg, dict):
@@ -1298,7 +1340,10 @@ def run_check(params, check_mode=False):
         parsed = parse_text(_read(log_src, "log_src"))
         parsed["warnings"].append("%s does not exist; judged from %s" % (src, log_src))
     else:
-        parsed = parse(_read(src, "src"), params.get("format") or "auto")
+        try:
+            parsed = parse(_read(src, "src"), params.get("format") or "auto")
+        except NcclTestsError as exc:
+            raise NcclTestsError("src %s: %s" % (src, exc))
         if log_src:
             merge_log(parsed, _read(log_src, "log_src"))
     verdict = evaluate(parsed, min_busbw_gbps=params.get("min_busbw_gbps"), gpu_model=params.get("gpu_model") or "auto",
