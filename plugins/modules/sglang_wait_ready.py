@@ -54,6 +54,13 @@ options:
   api_key:
     description: SGLang API key, sent as a bearer token.
     type: str
+  redact:
+    description:
+      - More secret values (e.g. the admin API key, which SGLang also logs with its server arguments) masked
+        in the returned journal tail, as O(api_key) is.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -113,6 +120,9 @@ def main():
             journal_lines=dict(type="int", default=40),
             log_namespace=dict(type="str", default=""),
             api_key=dict(type="str", no_log=True),
+            # no_log: AnsibleModule masks these values wherever they appear in the result
+            # (the journal tail), as it does the API key's.
+            redact=dict(type="list", elements="str", default=[], no_log=True),
         ),
         supports_check_mode=True,
     )
