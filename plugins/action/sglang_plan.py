@@ -64,6 +64,20 @@ def _plain(value, depth=0):
     return to_native(value)
 
 
+def _read_vars(hostvars, host, names, problems, who):
+    """The variables ``names`` that ``host`` sets, as plain data; one problem per variable that is not."""
+    hv = hostvars[host]
+    found = {}
+    for var in names:
+        if var in hv:
+            try:
+                found[var] = _plain(hv[var])
+            except (TypeError, ValueError, RecursionError) as exc:
+                problems.append("%s %s: %s is not plain data (%s); give it strings, numbers, lists and mappings "
+                                "only" % (who, host, var, to_native(exc)[:80]))
+    return found
+
+
 def _secret_classes(members, hostvars, problems):
     """{host: {secret var: index of its distinct value}} and type problems; never a value in a message."""
     distinct = dict((var, []) for var in _SECRET_VARS)
@@ -138,15 +152,7 @@ class ActionModule(ActionBase):
         members = set(h for hosts in model_groups.values() for h in hosts)
         collected = {}
         for host in members:
-            hv = hostvars[host]
-            collected[host] = {}
-            for var in _READ_VARS:
-                if var in hv:
-                    try:
-                        collected[host][var] = _plain(hv[var])
-                    except (TypeError, ValueError, RecursionError) as exc:
-                        problems.append("host %s: %s is not plain data (%s); give it strings, numbers, lists "
-                                        "and mappings only" % (host, var, to_native(exc)[:80]))
+            collected[host] = _read_vars(hostvars, host, _READ_VARS, problems, "host")
         # Only which secrets are set (and which hosts share a value) reaches the planner.
         for host, classes in _secret_classes(members, hostvars, problems).items():
             collected[host]["sglang_secret_vars"] = classes
@@ -155,24 +161,12 @@ class ActionModule(ActionBase):
         routers = {}
         router_group = inventory.groups.get(args.get("router_group") or "sglang_routers")
         for host in (h.name for h in router_group.get_hosts()) if router_group is not None else ():
-            routers[host] = {}
-            for var in ROUTER_DEFAULTS:
-                if var in hostvars[host]:
-                    try:
-                        routers[host][var] = _plain(hostvars[host][var])
-                    except (TypeError, ValueError, RecursionError):
-                        problems.append("router %s: %s is not plain data" % (host, var))
+            routers[host] = _read_vars(hostvars, host, ROUTER_DEFAULTS, problems, "router")
 
         # Router hosts: variables written for sglang-router fail here, before any host changes.
         router_vars = {}
         for host in routers:
-            router_vars[host] = {}
-            for var in _ROUTER_VARS:
-                if var in hostvars[host]:
-                    try:
-                        router_vars[host][var] = _plain(hostvars[host][var])
-                    except (TypeError, ValueError, RecursionError):
-                        problems.append("router %s: %s is not plain data" % (host, var))
+            router_vars[host] = _read_vars(hostvars, host, _ROUTER_VARS, problems, "router")
         if router_vars:
             group_keys = {}
             for group, hosts in model_groups.items():
