@@ -20,7 +20,7 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/sglang"
 : >"$ctx/sglang/__init__.py"
-cp "$root/roles/sglang_server/files/sglang_emulator.py" "$ctx/sglang/launch_server.py"
+cp "$root/tools/doubles/sglang_emulator.py" "$ctx/sglang/launch_server.py"
 cp "$root/plugins/module_utils/sglang_catalog.py" "$ctx/sglang/sglang_catalog.py"
 cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $BASE_IMAGE

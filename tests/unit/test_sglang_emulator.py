@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for roles/sglang_server/files/sglang_emulator.py (the SGLang test/demo double).
+"""Tests for tools/doubles/sglang_emulator.py (the SGLang test/demo double).
 
 Loopback only, free ports picked here, every wait bounded, every process killed
 in teardown.  Uses the generated catalog (plugins/module_utils/sglang_catalog.py)
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EMULATOR = REPO / "roles" / "sglang_server" / "files" / "sglang_emulator.py"
+EMULATOR = REPO / "tools" / "doubles" / "sglang_emulator.py"
 REAL_CATALOG = REPO / "plugins" / "module_utils" / "sglang_catalog.py"
 LOOPBACK = "127.0.0.1"
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for roles/sglang_router/files/sglang_loadgen.py (rolling-restart load generator).
+"""Tests for tools/doubles/sglang_loadgen.py (rolling-restart load generator).
 
 Loopback only: a tiny in-test ThreadingHTTPServer fakes the router's OpenAI chat
 endpoint and ``GET /workers``.  The load generator runs as a subprocess (as on
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-LOADGEN = REPO / "roles" / "sglang_router" / "files" / "sglang_loadgen.py"
+LOADGEN = REPO / "tools" / "doubles" / "sglang_loadgen.py"
 LOOPBACK = "127.0.0.1"
 LAST_LINE = re.compile(r"^requests=\d+ ok=\d+ failed=\d+ p50_ms=(\d+\.\d|na) p99_ms=(\d+\.\d|na)( workers_min=(\d+|na))?$")
 

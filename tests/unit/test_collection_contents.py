@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What ships in the collection tarball: no test doubles, no reaching outside a role."""
+
+import pathlib
+import subprocess
+import tarfile
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DOUBLES = ("sglang_emulator.py", "sglang_loadgen.py")
+
+
+def test_doubles_do_not_ship(tmp_path):
+    subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", str(tmp_path), str(REPO)],
+                   check=True, capture_output=True)
+    (tarball,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    assert any(n.startswith("roles/sglang_server/") for n in names)
+    shipped = [n for n in names if n.rsplit("/", 1)[-1] in DOUBLES or n.startswith("tools/")]
+    assert shipped == []
+
+
+def test_no_role_reads_files_through_role_path_parents():
+    offenders = []
+    for path in sorted((REPO / "roles").rglob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        if "role_path" in text and "/../.." in text:
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
