@@ -39,6 +39,11 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_presets imp
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_software import software_problems
 
 PARENT_GROUP = "sglang_model_groups"
+# The plan is the contract between the planner and every later stage (documented key
+# by key in plugins/modules/sglang_plan.py's RETURN, checked by
+# tests/unit/plugins/action/test_plan_contract.py). Bump it when a key changes meaning
+# or goes away; adding a key does not.
+PLAN_VERSION = 1
 LAUNCH_PREFIX = ("python3", "-m", "sglang.launch_server")
 
 # Defaults of the group-level variables (also documented in the plan role's
@@ -812,6 +817,9 @@ def plan_group(group, hosts, hostvars, problems, warnings, routers=None):
             "unit": "sglang-%s" % group,
             # How the node reaches its own HTTP server (health probes run on the node).
             "local_url": "http://%s:%d" % (local_host, http_port),
+            # How routers and operators reach it.
+            "url": "http://%s" % host_port(node_addresses[host], http_port),
+            "secrets_file": secrets_file or None,
             "launch_args": launch_args,
             "argv": list(LAUNCH_PREFIX) + launch_args,
         })
@@ -822,12 +830,16 @@ def plan_group(group, hosts, hostvars, problems, warnings, routers=None):
         "tp_size": tp,
         "dist_init_addr": dist_init_addr,
         "dist_init_port": dist_port,
+        # Every port SGLang binds on a node of the group: dist-init and its ZMQ window, NCCL, HTTP.
+        "dist_init_ports": [dist_port, dist_port + DIST_INIT_PORT_WINDOW - 1],
         "port": http_port,
         "nccl_port": nccl_port,
         "preset": settings["sglang_preset"],
         "runtime": runtime,
         "served_model_name": served,
         "url": "http://%s" % host_port(nodes[0]["address"], http_port),
+        "hosts": [node["host"] for node in nodes],
+        "secrets_file": secrets_file or None,
         # Which secret variables this group's --config file carries and under which
         # keys (names only, never values): the sglang_server role writes the file from them.
         "secret_vars": dict((flag[2:], var) for flag, var in SECRET_FLAGS.items()
@@ -935,7 +947,26 @@ def plan_fleet(model_groups, hostvars, targets=None, routers=None):
     for data in plan.values():
         for node in data["nodes"]:
             hosts[node["host"]] = node
-    return {"sglang_version": catalog.SGLANG_VERSION, "groups": plan, "hosts": hosts, "warnings": warnings}
+    return {"plan_version": PLAN_VERSION, "sglang_version": catalog.SGLANG_VERSION, "groups": plan, "hosts": hosts,
+            "routers": plan_routers(routers), "warnings": warnings}
+
+
+def plan_routers(routers):
+    """``{router host: {host, port, prometheus_port, local_url}}`` with the router role's defaults
+    applied (the only place besides roles/sglang_router/defaults that writes them). Ports were
+    checked by :func:`_check_routers`."""
+    out = {}
+    for router, rv in sorted((routers or {}).items()):
+        rv = dict(ROUTER_DEFAULTS, **dict((k, v) for k, v in (rv or {}).items() if v is not None))
+        port = int(rv["sglang_router_port"])
+        out[router] = {
+            "host": str(rv["sglang_router_host"]),
+            "port": port,
+            "prometheus_port": int(rv["sglang_router_prometheus_port"]),
+            # The rollout reaches a router's admin API on the router host itself.
+            "local_url": "http://127.0.0.1:%d" % port,
+        }
+    return out
 
 
 def format_table(plan):

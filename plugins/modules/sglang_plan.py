@@ -86,22 +86,154 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: The plan.
+  description:
+    - The plan, the contract between the planner and every later stage (also set as the fact C(sglang_plan)
+      and written to O(plan_out)). Later stages read it and never recompute or re-default what it holds.
+    - Every key is listed here; a unit test compares this list with what the planner returns.
   returned: success
   type: dict
   contains:
+    plan_version:
+      description: Version of this layout; it changes when a key changes meaning or goes away (adding one does not).
+      type: int
+      sample: 1
     sglang_version:
       description: SGLang version whose flag catalog validated the argv.
       type: str
+      sample: 0.5.23
     groups:
-      description:
-        - Per model group, its head, dist-init address, tp size, ports, URL and C(nodes) (rank order).
-        - "C(secret_vars) maps each key of the group's C(--config) file to the variable that holds its value
-          (names only), for example C(api-key) to C(sglang_api_key)."
+      description: One entry per model group, keyed by the inventory group's name.
       type: dict
+      contains:
+        head:
+          description: Rank 0's inventory host name.
+          type: str
+        hosts:
+          description: The group's hosts in rank order.
+          type: list
+          elements: str
+        nnodes:
+          description: Hosts in the group (C(--nnodes)).
+          type: int
+        tp_size:
+          description: Tensor-parallel size (C(--tp-size)).
+          type: int
+        dist_init_addr:
+          description: C(ADDRESS:PORT) of rank 0's rendezvous (IPv6 as C([addr]:port)); null for a single-node group.
+          type: str
+        dist_init_port:
+          description: The dist-init port (C(sglang_dist_init_port)).
+          type: int
+        dist_init_ports:
+          description: First and last port of the dist-init window SGLang binds (the port and the next six).
+          type: list
+          elements: int
+        port:
+          description: SGLang's HTTP port on every node (C(sglang_port)).
+          type: int
+        nccl_port:
+          description: NCCL port (C(sglang_nccl_port)).
+          type: int
+        preset:
+          description: The preset applied, or null.
+          type: str
+        runtime:
+          description: C(container), C(native) or C(emulator).
+          type: str
+        served_model_name:
+          description: The model name the group answers to (C(--served-model-name), else the model path).
+          type: str
+        url:
+          description: Rank 0's HTTP URL as routers reach it (its address and C(port)).
+          type: str
+        secrets_file:
+          description: Path of the 0600 C(--config) file holding the group's secrets on every node; null when none.
+          type: str
+        secret_vars:
+          description:
+            - "Each key of the C(--config) file and the variable that holds its value (names only), for example
+              C(api-key) to C(sglang_api_key)."
+          type: dict
+        nodes:
+          description: The group's nodes in rank order, each the same entry as under RV(plan.hosts).
+          type: list
+          elements: dict
     hosts:
-      description: Per host, its node (group, node_rank, is_head, nnodes, tp_size, dist_init_addr, port, argv, ...).
+      description: One entry per planned host (a node of one group), keyed by inventory host name.
       type: dict
+      contains:
+        group:
+          description: The host's model group.
+          type: str
+        host:
+          description: Inventory host name.
+          type: str
+        address:
+          description: The address other nodes and routers use for it.
+          type: str
+        node_rank:
+          description: C(--node-rank).
+          type: int
+        is_head:
+          description: Whether it is rank 0.
+          type: bool
+        nnodes:
+          description: As the group's.
+          type: int
+        tp_size:
+          description: As the group's.
+          type: int
+        gpus_per_node:
+          description: GPUs the host must show (C(sglang_gpus_per_node)).
+          type: int
+        dist_init_addr:
+          description: As the group's.
+          type: str
+        port:
+          description: SGLang's HTTP port.
+          type: int
+        nccl_port:
+          description: NCCL port.
+          type: int
+        runtime:
+          description: As the group's.
+          type: str
+        unit:
+          description: systemd unit name without C(.service) (C(sglang-<group>)); also the container name.
+          type: str
+        local_url:
+          description: How the node reaches its own HTTP server (health probes run on the node).
+          type: str
+        url:
+          description: How routers and operators reach the node's HTTP server.
+          type: str
+        secrets_file:
+          description: As the group's.
+          type: str
+        launch_args:
+          description: The C(sglang.launch_server) arguments.
+          type: list
+          elements: str
+        argv:
+          description: The whole command, C(python3 -m sglang.launch_server) and C(launch_args).
+          type: list
+          elements: str
+    routers:
+      description: One entry per host of the router group, keyed by inventory host name, with the router role's defaults applied.
+      type: dict
+      contains:
+        host:
+          description: Address the router binds (C(sglang_router_host)).
+          type: str
+        port:
+          description: Router port (C(sglang_router_port)); clients and the admin API.
+          type: int
+        prometheus_port:
+          description: Router metrics port (C(sglang_router_prometheus_port)).
+          type: int
+        local_url:
+          description: The router's URL on the router host itself (the rollout calls its admin API there).
+          type: str
     warnings:
       description: Legacy flags translated, and other non-fatal findings.
       type: list
