@@ -47,8 +47,8 @@ _TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
 RULE_INFO = {
     "internal": ("dist-init/ZMQ/NCCL ports", "sglang_dist_init_port / sglang_nccl_port"),
     "http": ("SGLang HTTP port", "sglang_port"),
-    "router": ("router port", "sglang_router_port (sglang_firewall_router_port)"),
-    "router_metrics": ("router metrics port", "sglang_router_prometheus_port (sglang_firewall_router_metrics_port)"),
+    "router": ("router port", "sglang_router_port"),
+    "router_metrics": ("router metrics port", "sglang_router_prometheus_port"),
 }
 
 
@@ -215,6 +215,10 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
                   operator_cidrs=(), router_client_cidrs=ANY, protected_ports=DEFAULT_PROTECTED_PORTS):
     """The rules of one host. ``addresses``: ``{host: [ip, ...]}`` (or ``{"ipv4": [], "ipv6": []}``).
 
+    Ports come from the plan (the planner checked them): the group's ``dist_init_ports``,
+    ``nccl_port`` and ``port``, and a router's ``plan["routers"][host]``; ``router_port`` /
+    ``router_metrics_port`` override the plan's router ports (tests, hand-made plans).
+
     Returns ``{"host", "rules": [{name, label, ports: [[lo, hi]], ipv4: [cidr], ipv6: [cidr]}], "warnings"}``.
     Raises :class:`FirewallError` listing every problem.
     """
@@ -246,33 +250,36 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
     rules = []
     if node is not None:
         group = plan["groups"][node["group"]]
-        dist = _port(group.get("dist_init_port"), "group %s dist_init_port" % node["group"], problems)
-        nccl = _port(node.get("nccl_port"), "group %s sglang_nccl_port" % node["group"], problems)
-        http = _port(node.get("port"), "group %s sglang_port" % node["group"], problems)
-        members = [n["host"] for n in group["nodes"]]
-        if dist is not None and nccl is not None:
-            rules.append({
-                "name": "internal",
-                "label": "%s dist-init %d-%d, NCCL %d: members of %s only"
-                         % (node["group"], dist, dist + DIST_INIT_PORT_WINDOW - 1, nccl, node["group"]),
-                "ports": _ranges(list(range(dist, dist + DIST_INIT_PORT_WINDOW)) + [nccl]),
-                "sources": nets_of(members),
-            })
-        if http is not None:
-            role = "API" if node.get("is_head") else "liveness only"
-            rules.append({
-                "name": "http",
-                "label": "%s rank %d HTTP %d (%s): routers and operator allowlist"
-                         % (node["group"], node["node_rank"], http, role),
-                "ports": [[http, http]],
-                "sources": nets_of(routers) + operator,
-            })
-            if not routers and not operator:
-                warnings.append("host %s: no router hosts and no sglang_firewall_operator_cidrs, so SGLang's HTTP "
-                                "port %d answers only on this host (loopback)" % (host, http))
+        first, last = group.get("dist_init_ports") or (group["dist_init_port"],
+                                                       group["dist_init_port"] + DIST_INIT_PORT_WINDOW - 1)
+        dist, last, nccl, http = int(first), int(last), int(node["nccl_port"]), int(node["port"])
+        members = group.get("hosts") or [n["host"] for n in group["nodes"]]
+        rules.append({
+            "name": "internal",
+            "label": "%s dist-init %d-%d, NCCL %d: members of %s only"
+                     % (node["group"], dist, last, nccl, node["group"]),
+            "ports": _ranges(list(range(dist, last + 1)) + [nccl]),
+            "sources": nets_of(members),
+        })
+        role = "API" if node.get("is_head") else "liveness only"
+        rules.append({
+            "name": "http",
+            "label": "%s rank %d HTTP %d (%s): routers and operator allowlist"
+                     % (node["group"], node["node_rank"], http, role),
+            "ports": [[http, http]],
+            "sources": nets_of(routers) + operator,
+        })
+        if not routers and not operator:
+            warnings.append("host %s: no router hosts and no sglang_firewall_operator_cidrs, so SGLang's HTTP "
+                            "port %d answers only on this host (loopback)" % (host, http))
     if is_router:
-        rport = _port(router_port, "sglang_firewall_router_port", problems)
-        mport = _port(router_metrics_port, "sglang_firewall_router_metrics_port", problems)
+        planned = (plan.get("routers") or {}).get(host) or {}
+        if not planned and (router_port is None or router_metrics_port is None):
+            problems.append("router %s is not in the plan's routers; run playbooks/plan.yml with the same inventory "
+                            "(site.yml does) so the plan names its ports" % host)
+        rport = planned.get("port") if router_port is None else _port(router_port, "router port", problems)
+        mport = (planned.get("prometheus_port") if router_metrics_port is None
+                 else _port(router_metrics_port, "router metrics port", problems))
         if rport is not None:
             rules.append({"name": "router", "label": "router %d: client allowlist" % rport,
                           "ports": [[rport, rport]], "sources": clients})

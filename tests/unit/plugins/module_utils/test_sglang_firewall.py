@@ -160,10 +160,23 @@ def test_ssh_port_is_refused(group_vars, kwargs, host, expected):
     for group in plan["groups"].values():
         for var, value in group_vars.items():
             group[var[len("sglang_"):]] = value
+            if var == "sglang_dist_init_port":
+                group["dist_init_ports"] = [value, value + DIST_INIT_PORT_WINDOW - 1]
             for node in group["nodes"]:
                 node[var[len("sglang_"):]] = value
     text = problems(host, plan=plan, **kwargs)
     assert expected in text and "host %s" % host in text and "lock you out" in text
+
+
+def test_router_ports_come_from_the_plan_never_a_default_of_its_own():
+    model_groups = {"r1_a": ["gpu-a1", "gpu-a2"]}
+    hostvars = dict((h, {"ansible_host": HOSTS[h][0], "sglang_model_path": "/models/m"}) for h in model_groups["r1_a"])
+    plan = plan_fleet(model_groups, hostvars, routers={ROUTER: {"sglang_router_port": 8080,
+                                                                "sglang_router_prometheus_port": 9090}})
+    rules = rules_by_name(firewall(plan, ROUTER, addresses(), routers=[ROUTER]))
+    assert rules["router"]["ports"] == [[8080, 8080]] and rules["router_metrics"]["ports"] == [[9090, 9090]]
+    with pytest.raises(FirewallError, match="router router-2 is not in the plan's routers; run playbooks/plan.yml"):
+        compute_rules(plan, "router-2", addresses(), routers=[ROUTER, "router-2"])
 
 
 def test_router_on_a_member_sharing_the_http_port_is_refused():
@@ -176,7 +189,7 @@ def test_router_on_a_member_sharing_the_http_port_is_refused():
     ({"operator_cidrs": ["10.0.0.1/8"]}, "did you mean 10.0.0.0/8?"),
     ({"operator_cidrs": "10.0.0.0/8"}, "must be a list"),
     ({"router_client_cidrs": ["any"]}, "sglang_firewall_router_client_cidrs: 'any' is not an IP"),
-    ({"router_port": 70000}, "sglang_firewall_router_port=70000 is not a TCP port"),
+    ({"router_port": 70000}, "router port=70000 is not a TCP port"),
 ])
 def test_bad_variables_are_named(kwargs, expected):
     assert expected in problems(ROUTER, **kwargs)
