@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import plain_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 EMULATOR = REPO / "tools" / "doubles" / "sglang_emulator.py"
@@ -76,8 +77,7 @@ def catalog(tmp_path_factory):
 
 
 def _catalog_has(catalog, option):
-    ns = {}
-    exec(compile(Path(catalog).read_text(), str(catalog), "exec"), ns)  # plain data module
+    ns = plain_namespace(catalog)  # plain data module
     return option in ns.get("OPTION_TO_FLAG", {}) or option in ns.get("FLAGS", {})
 
 

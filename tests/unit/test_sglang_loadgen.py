@@ -8,7 +8,6 @@ endpoint and ``GET /workers``.  The load generator runs as a subprocess (as on
 the router host); every wait is bounded and every process is killed in teardown.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 LOADGEN = REPO / "tools" / "doubles" / "sglang_loadgen.py"
@@ -28,14 +28,7 @@ LOOPBACK = "127.0.0.1"
 LAST_LINE = re.compile(r"^requests=\d+ ok=\d+ failed=\d+ p50_ms=(\d+\.\d|na) p99_ms=(\d+\.\d|na)( workers_min=(\d+|na))?$")
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("sglang_loadgen", str(LOADGEN))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-lg = _load_module()
+lg = load_file(LOADGEN)
 
 
 # ----------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import pathlib
 
 import pytest
+from conftest import load_file
 
 PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "sglang_router" / "files" / "sglang_router_launch.py"
 
@@ -36,10 +36,7 @@ class FakeRouterArgs(object):
 
 @pytest.fixture
 def launcher():
-    spec = importlib.util.spec_from_file_location("sglang_router_launch", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(PATH)
 
 
 def test_keys_come_from_the_files(launcher, tmp_path):

@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 import yaml
+from conftest import plain_namespace
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import PLAN_VERSION, plan_fleet
 
@@ -19,9 +20,7 @@ TYPES = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict}
 
 
 def documented():
-    namespace = {}
-    exec(compile(DOC_FILE.read_text(), str(DOC_FILE), "exec"), namespace)  # the module's docs only
-    return yaml.safe_load(namespace["RETURN"])["plan"]
+    return yaml.safe_load(plain_namespace(DOC_FILE)["RETURN"])["plan"]
 
 
 def full_plan():

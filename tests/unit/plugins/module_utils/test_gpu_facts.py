@@ -6,7 +6,6 @@ from them, plus the plugins/modules/gpu_facts.py module run end to end with the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_fake_nvidia_smi
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import gpu_facts
 from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_facts import GpuFactsError
@@ -24,14 +24,7 @@ FAKE = FIXTURES / "fake_nvidia_smi.py"
 MODULE = REPO / "plugins" / "modules" / "gpu_facts.py"
 
 
-def load_fake():
-    spec = importlib.util.spec_from_file_location("fake_nvidia_smi", str(FAKE))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FAKE_SMI = load_fake()
+FAKE_SMI = load_fake_nvidia_smi()
 
 
 def config_for(capture="h200-x2", variant=None):

@@ -7,7 +7,6 @@ parsed from real nvidia-smi captures (tests/fixtures/gpu) and failure variants d
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_fake_nvidia_smi
 
 from ansible.errors import AnsibleFilterError
 
@@ -34,9 +34,7 @@ FAKE = FIXTURES / "fake_nvidia_smi.py"
 MODULE = REPO / "plugins" / "modules" / "gpu_preflight.py"
 FACTS_MODULE = REPO / "plugins" / "modules" / "gpu_facts.py"
 
-_SPEC = importlib.util.spec_from_file_location("fake_nvidia_smi", str(FAKE))
-FAKE_SMI = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(FAKE_SMI)
+FAKE_SMI = load_fake_nvidia_smi()
 
 
 def config_for(capture="h200-x2", variant=None):
