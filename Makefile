@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
 export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
 
-.PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint sanity unit \
+.PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint changelog-lint sanity unit \
         molecule build bench-plan bench-rollout bench-weights demo demo-down clean
 
 help:
@@ -57,13 +57,18 @@ $(ROUTER_WHEELS)/.stamp: requirements/router.txt
 
 router-wheels: venv $(ROUTER_WHEELS)/.stamp
 
-lint: yamllint ansible-lint
+lint: yamllint ansible-lint changelog-lint
 
 yamllint: venv
 	yamllint --strict .
 
 ansible-lint: venv
 	ansible-lint --offline
+
+# Every changelog fragment in a known section (changelogs/config.yaml), and changelog.yaml well formed.
+changelog-lint: venv
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 sanity: venv
 	tools/ansible-test-sanity.sh
