@@ -18,7 +18,7 @@ ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
 export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
 
 .PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint changelog-lint sanity unit \
-        molecule build bench-plan bench-rollout bench-weights demo demo-down clean
+        molecule build bench-plan bench-rollout bench-weights bench-converge demo demo-down clean
 
 help:
 	@echo "make test        everything CI runs: deps, lint, sanity, unit, real-parser, molecule"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-rollout  the demo's rollout under load; prints requests/failed/rollout_s/overhead"
 	@echo "make bench-plan  plan a generated 1,000-host fleet and print figures"
 	@echo "make bench-weights  8-node weight fan-out vs every node pulling, over shaped links"
+	@echo "make bench-converge  a no-op site.yml on the demo fleet vs a bare fact-gathering play (ratio)"
 	@echo "make build       ansible-galaxy collection build (tests/molecule excluded)"
 
 test: host-deps venv sglang-parser test-image lint sanity unit molecule
@@ -98,6 +99,9 @@ demo-down:
 
 bench-rollout: $(DEMO_DEPS)
 	tools/demo.sh bench
+
+bench-converge: $(DEMO_DEPS)
+	benchmarks/bench_converge.sh
 
 clean:
 	rm -rf .cache tests/output .pytest_cache

@@ -118,3 +118,120 @@ def plan(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None
         have.update(wave)
     unreachable = [h for h in hosts if h not in have]
     return {"seeds": seeds, "waves": waves, "unreachable": unreachable, "source_copies": len(seeds)}
+
+
+def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None, preferred=None,
+             from_source=True):
+    """The same tree as ``plan``, run as one pipeline instead of wave after wave.
+
+    Every receiver follows one parent file by file: it fetches a file as soon as
+    its parent holds that file verified, so the waves overlap and the whole
+    distribution takes about one copy over the slowest link plus a file's time per
+    level of the tree (log2 N levels with a fan-out of 1), not one whole copy per wave.
+    A holder serves at once every receiver the waves give it (at most the number of
+    waves after it joined, times ``peer_fanout``); each of those copies moves at the
+    pace of its own parent, at most the source's.
+
+    ``from_source`` false: no seeds (sites without a holder are ``unreachable``), for
+    a pipeline of peer copies only (e.g. when the seeds fetch the whole model first).
+    Returns ``{"copies": {dest: {"src", "src_complete", "level"}}, "seeds", "depth",
+    "unreachable", "source_copies"}``; ``src_complete``: the parent held its whole
+    verified copy when the pipeline started (a holder, or the source), so the
+    receiver need not wait for it; ``level``: 1 for a copy from the source or a
+    holder, its parent's level + 1 otherwise.
+    """
+    hosts = list(hosts)
+    if from_source:
+        result = plan(hosts, holders, seed_count, peer_fanout, max_parallel, sites, preferred)
+    else:
+        _check(hosts, seed_count, peer_fanout, max_parallel)
+        have = set(holders)
+        waves = []
+        while True:
+            wave = next_wave(hosts, have, peer_fanout, max_parallel, sites)
+            if not wave:
+                break
+            waves.append([{"dest": d, "src": wave[d]} for d in hosts if d in wave])
+            have.update(wave)
+        result = {"seeds": [], "waves": waves, "unreachable": [h for h in hosts if h not in have],
+                  "source_copies": 0}
+    complete = set(holders)
+    copies = {}
+    for wave in result["waves"]:
+        for copy in wave:
+            src = copy["src"]
+            src_complete = src == SOURCE or src in complete
+            level = 1 if src_complete else copies[src]["level"] + 1
+            copies[copy["dest"]] = {"src": src, "src_complete": src_complete, "level": level}
+    return {"copies": copies, "seeds": result["seeds"], "unreachable": result["unreachable"],
+            "source_copies": result["source_copies"],
+            "depth": max([c["level"] for c in copies.values()] or [0])}
+
+
+# ------------------------------------------------------------ the action's (and the module's) entry point
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if text in ("0", "false", "no", "off", "n", "f", "", "none"):
+        return False
+    raise FanoutError("expected a boolean, got %r" % (value,))
+
+
+_INTS = (("seed_count", "model_sync_seed_count", 1), ("peer_fanout", "model_sync_peer_fanout", 1),
+         ("max_parallel", "model_sync_max_parallel", 8))
+_KNOWN = frozenset(["hosts", "holders", "holder_var", "sites", "site_var", "busy", "seed_count", "preferred_seeds",
+                    "peer_fanout", "max_parallel", "pipeline", "from_source"])
+
+
+def _names(value, what):
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise FanoutError("%s must be a list of host names, got %r" % (what, value))
+    return [str(v) for v in value]
+
+
+def fanout(args, task_vars):
+    """The action's result from its arguments and the task's variables (pure; raises FanoutError)."""
+    unknown = sorted(set(args) - _KNOWN)
+    if unknown:
+        raise FanoutError("unknown option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(_KNOWN))))
+    hostvars = task_vars.get("hostvars", {})
+    hosts = _names(args.get("hosts", task_vars.get("ansible_play_hosts")), "hosts")
+    if args.get("holders") is not None:
+        holders = _names(args["holders"], "holders")
+    else:
+        var = args.get("holder_var", "__model_sync_holder")
+        holders = [h for h in hosts if _bool(hostvars.get(h, {}).get(var, False))]
+    if args.get("sites") is not None:
+        if not isinstance(args["sites"], dict):
+            raise FanoutError("sites must be a mapping of host to site, got %r" % (args["sites"],))
+        sites = dict((str(k), str(v)) for k, v in args["sites"].items())
+    else:
+        var = args.get("site_var", "__model_sync_host_site")
+        sites = dict((h, str(hostvars.get(h, {}).get(var) or "default")) for h in hosts)
+    numbers = {}
+    for option, variable, default in _INTS:
+        value = args.get(option, default)
+        try:
+            if isinstance(value, bool):
+                raise ValueError()
+            numbers[option] = int(value)
+        except (TypeError, ValueError):
+            raise FanoutError("%s must be an integer >= 1, got %r" % (variable, value))
+    preferred = _names(args.get("preferred_seeds"), "model_sync_seed_hosts")
+    busy = _names(args.get("busy"), "busy")
+    result = plan(hosts, holders, numbers["seed_count"], numbers["peer_fanout"], numbers["max_parallel"], sites,
+                  preferred)
+    result["wave"] = next_wave(hosts, holders, numbers["peer_fanout"], numbers["max_parallel"], sites, busy)
+    result["holders"] = holders
+    if _bool(args.get("pipeline", False)):
+        piped = pipeline(hosts, holders, numbers["seed_count"], numbers["peer_fanout"], numbers["max_parallel"],
+                         sites, preferred, from_source=_bool(args.get("from_source", True)))
+        result["pipeline"] = piped
+    return result

@@ -8,36 +8,45 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: model_fanout
-short_description: Plan who copies a model from whom (seeds from the source, the rest from peers in waves)
+short_description: Plan who copies a model from whom (seeds from the source, the rest from peers in waves or one pipeline)
 version_added: 0.2.0
 description:
-  - Pure planning, no change anywhere; run it once on the controller (C(run_once), C(delegate_to=localhost)).
+  - Pure planning on the controller (an action plugin), no change anywhere and no host contacted; run it once
+    (C(run_once)). Which hosts hold a verified copy and their sites are read from the play's hosts' variables
+    (O(holder_var), O(site_var)) unless given (O(holders), O(sites)).
   - Per site, O(seed_count) seeds fetch from the source when no host of the site holds a verified copy yet. Then,
     in waves, each holder serves at most O(peer_fanout) hosts and a wave runs at most O(max_parallel) copies, so the
     source's uplink carries the model about once per site and the holders double each wave with a fan-out of 1.
-  - Returns the whole plan (if every copy succeeds) and the next wave from the holders as they are now.
+  - Returns the whole plan (if every copy succeeds) and the next wave from the holders as they are now; with
+    O(pipeline), the same tree as one pipeline (every receiver follows its parent file by file, see
+    M(gpufleet.sglang.model_fanout_fetch)).
 author:
   - gpufleet.sglang contributors (@gpufleet)
 options:
   hosts:
-    description: Hosts that must end with the model, in the order seeds and receivers are picked.
+    description: Hosts that must end with the model, in the order seeds and receivers are picked; default the play's hosts.
     type: list
     elements: str
-    required: true
   holders:
-    description: Hosts that hold a verified copy now.
+    description: Hosts that hold a verified copy now; default the hosts whose O(holder_var) is true.
     type: list
     elements: str
-    default: []
+  holder_var:
+    description: The host variable that says a host holds a verified copy.
+    type: str
+    default: __model_sync_holder
+  site_var:
+    description: The host variable that names a host's site (used when O(sites) is not given).
+    type: str
+    default: __model_sync_host_site
   busy:
     description: Hosts that neither serve nor receive in the next wave (e.g. seeds still fetching).
     type: list
     elements: str
     default: []
   sites:
-    description: Site of each host; copies never cross sites. Hosts not listed are in site C(default).
+    description: Site of each host; copies never cross sites. Default from O(site_var); an empty site is C(default).
     type: dict
-    default: {}
   seed_count:
     description: Seeds per site.
     type: int
@@ -55,6 +64,14 @@ options:
     description: Copies in one wave at most.
     type: int
     default: 8
+  pipeline:
+    description: Also return the plan as one pipeline (RV(pipeline)).
+    type: bool
+    default: false
+  from_source:
+    description: In the pipeline, seeds fetch from the source; false leaves sites without a holder out (RV(pipeline.unreachable)).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -69,13 +86,12 @@ attributes:
 EXAMPLES = r"""
 - name: Plan the distribution
   gpufleet.sglang.model_fanout:
-    hosts: "{{ ansible_play_hosts }}"
-    holders: "{{ ansible_play_hosts | select('in', holders) | list }}"
+    holder_var: __model_sync_holder
     seed_count: 1
     peer_fanout: 1
     max_parallel: 8
+    pipeline: true
   run_once: true
-  delegate_to: localhost
   register: fanout
 """
 
@@ -103,32 +119,67 @@ source_copies:
   description: Copies that cross the source's uplink.
   returned: always
   type: int
+holders:
+  description: The hosts that held a verified copy when the plan was made.
+  returned: always
+  type: list
+  elements: str
+pipeline:
+  description: The same tree as one pipeline.
+  returned: when O(pipeline) is true
+  type: dict
+  contains:
+    copies:
+      description: "Per receiver C({src, src_complete, level}): its parent (C(source) or a host); whether the parent held the
+        whole verified copy when the pipeline started (else the receiver follows the parent's ready file); its level in the tree."
+      type: dict
+    seeds:
+      description: Hosts that fetch from the source in the pipeline.
+      type: list
+      elements: str
+    depth:
+      description: Levels of the tree (the files' latency is one copy per level).
+      type: int
+    unreachable:
+      description: Hosts the pipeline does not reach.
+      type: list
+      elements: str
+    source_copies:
+      description: Copies that cross the source's uplink.
+      type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout import FanoutError, next_wave, plan
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout import FanoutError, fanout
 
 
 def main():
+    # The action plugin of the same name runs on the controller with the hosts' variables; run as a
+    # module (e.g. by a caller that bypasses the action), hosts and holders must be given.
     module = AnsibleModule(
         argument_spec=dict(
-            hosts=dict(type="list", elements="str", required=True),
-            holders=dict(type="list", elements="str", default=[]),
+            hosts=dict(type="list", elements="str"),
+            holders=dict(type="list", elements="str"),
+            holder_var=dict(type="str", default="__model_sync_holder"),
+            site_var=dict(type="str", default="__model_sync_host_site"),
             busy=dict(type="list", elements="str", default=[]),
-            sites=dict(type="dict", default={}),
+            sites=dict(type="dict"),
             seed_count=dict(type="int", default=1),
             preferred_seeds=dict(type="list", elements="str", default=[]),
             peer_fanout=dict(type="int", default=1),
             max_parallel=dict(type="int", default=8),
+            pipeline=dict(type="bool", default=False),
+            from_source=dict(type="bool", default=True),
         ),
+        required_together=[["hosts", "holders"]],
         supports_check_mode=True,
     )
-    p = module.params
+    params = dict((k, v) for k, v in module.params.items() if v is not None)
+    if "hosts" not in params:
+        module.fail_json(msg="hosts and holders are needed when model_fanout runs as a module")
     try:
-        result = plan(p["hosts"], p["holders"], p["seed_count"], p["peer_fanout"], p["max_parallel"],
-                      p["sites"], p["preferred_seeds"])
-        result["wave"] = next_wave(p["hosts"], p["holders"], p["peer_fanout"], p["max_parallel"], p["sites"], p["busy"])
+        result = fanout(params, {})
     except FanoutError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -102,3 +102,39 @@ def test_bad_settings_name_the_variable(kwargs, message):
 def test_duplicate_hosts_are_refused():
     with pytest.raises(FanoutError, match="listed twice"):
         plan(["a", "a"], [])
+
+
+# ------------------------------------------------------------ the pipeline (issue 19)
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout import pipeline  # noqa: E402
+
+
+def test_pipeline_is_the_wave_tree_with_every_copy_at_once():
+    waves = plan(NODES, [], seed_count=1, peer_fanout=1, max_parallel=8)
+    piped = pipeline(NODES, [], seed_count=1, peer_fanout=1, max_parallel=8)
+    assert piped["copies"] == dict(
+        (c["dest"], dict(piped["copies"][c["dest"]], src=c["src"])) for w in waves["waves"] for c in w)
+    assert piped["seeds"] == ["n1"] and piped["source_copies"] == 1
+    # n1 from the source (level 1); the waves' log2(8) = 3 levels of peers behind it
+    assert piped["copies"]["n1"] == {"src": SOURCE, "src_complete": True, "level": 1}
+    assert piped["depth"] == 4
+    for dest, copy in piped["copies"].items():
+        if copy["src"] != SOURCE:
+            assert copy["src_complete"] is False
+            assert copy["level"] == piped["copies"][copy["src"]]["level"] + 1
+
+
+def test_pipeline_from_holders_only():
+    piped = pipeline(NODES, ["n3"], from_source=False)
+    assert piped["seeds"] == [] and piped["source_copies"] == 0
+    assert set(piped["copies"]) == set(NODES) - {"n3"}
+    assert piped["copies"]["n1"] == {"src": "n3", "src_complete": True, "level": 1}
+    assert piped["depth"] == 3
+
+
+def test_pipeline_without_source_leaves_holderless_sites_out():
+    sites = dict((n, "a" if n in ("n1", "n2") else "b") for n in NODES)
+    piped = pipeline(NODES, ["n1"], sites=sites, from_source=False)
+    assert set(piped["copies"]) == {"n2"} and piped["unreachable"] == NODES[2:]
+    with_source = pipeline(NODES, ["n1"], sites=sites)
+    assert with_source["seeds"] == ["n3"] and set(with_source["copies"]) == set(NODES) - {"n1"}
+    assert all(c["src"] in ("n1", "n2") for d, c in with_source["copies"].items() if sites[d] == "a")

@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One host's part of a pipelined fan-out: fetch a model file by file behind a parent.
+
+The parent is the source, a host that holds a verified copy, or a host that is
+itself still fetching. Each file is fetched as soon as the parent holds it
+verified, verified here (size and sha256 against the reference manifest, on a
+thread of its own while the next file moves), and then published in this host's
+ready file (``staging/<rev>.ready``: a header with the run's token, the state,
+then one verified path a line; replaced atomically), so this host's own
+receivers can take it at once. A file that does not verify is deleted and
+fetched again, up to ``attempts`` times. A parent that fails, finishes without a
+file, or shows no progress for ``stall_timeout`` seconds ends the follow with an
+error (the role then copies the whole model from a holder, wave by wave).
+
+``Follower`` is pure (fetching, reading the parent and publishing are passed
+in); ``run`` wires it to rsync over SSH (one multiplexed SSH connection to the
+parent for every file and every look at its ready file).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import (
+    DEFAULT_EXCLUDES,
+    _stamp,
+    dumps_cache,
+    empty_cache,
+    sha256_file,
+    walk_files,
+    write_text,
+)
+
+READY_HEADER = "gpufleet-model-fanout-ready 1"
+STATES = ("running", "done", "failed")
+
+
+def ready_file(staging):
+    """Where a host publishes what it holds verified: next to its staging directory."""
+    return staging.rstrip("/") + ".ready"
+
+
+def format_ready(token, state, paths, reason=""):
+    lines = ["%s %s" % (READY_HEADER, token), ("%s %s" % (state, " ".join(reason.split()))).strip()]
+    return "\n".join(lines + list(paths)) + "\n"
+
+
+def parse_ready(text, token):
+    """``(state, paths, reason)``; state ``absent`` for a missing, partial or other run's file."""
+    if not text or not text.endswith("\n"):
+        return "absent", set(), ""
+    lines = text.split("\n")[:-1]
+    if len(lines) < 2 or lines[0] != "%s %s" % (READY_HEADER, token):
+        return "absent", set(), ""
+    state, _sep, reason = lines[1].partition(" ")
+    if state not in STATES:
+        return "absent", set(), ""
+    return state, set(lines[2:]), reason
+
+
+class FollowError(Exception):
+    pass
+
+
+class Follower(object):
+    """Fetch ``manifest``'s files into ``dest`` in order, each once the parent holds it.
+
+    ``fetch(rel)`` returns an error text ('' on success); ``parent_state()`` returns
+    ``(state, paths, reason)`` as ``parse_ready``; ``publish(state, paths, reason)``
+    makes this host's progress visible. ``src_complete``: the parent holds everything.
+    """
+
+    def __init__(self, dest, manifest, fetch, parent_state, publish, src_complete=False, attempts=3,
+                 poll_interval=0.25, stall_timeout=600.0, cache=None, hasher=sha256_file,
+                 sleep=time.sleep, clock=time.monotonic):
+        self.dest = dest
+        self.files = list(manifest["files"])
+        self.fetch = fetch
+        self.parent_state = parent_state
+        self.publish = publish
+        self.src_complete = src_complete
+        self.attempts = attempts
+        self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self.cache = cache or empty_cache()
+        self.hasher = hasher
+        self.sleep = sleep
+        self.clock = clock
+        self.new_cache = empty_cache()
+        self.ready = []
+        self.stats = {"fetched_files": 0, "fetched_bytes": 0, "reused_files": 0, "refetched_files": 0,
+                      "removed_extra": 0, "waited_s": 0.0}
+
+    def _path(self, rel):
+        return os.path.join(self.dest, *rel.split("/"))
+
+    def _check(self, entry, use_cache):
+        """``''`` when the file here is the manifest's, else why not."""
+        path = self._path(entry["path"])
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "missing"
+        if st.st_size != entry["size"]:
+            return "size %d, expected %d" % (st.st_size, entry["size"])
+        hit = self.cache.get("files", {}).get(entry["path"]) if use_cache else None
+        if isinstance(hit, dict) and hit.get("sha256") == entry["sha256"] and \
+                all(hit.get(k) == v for k, v in _stamp(st).items()):
+            digest = entry["sha256"]
+            self.stats["reused_files"] += 1
+        else:
+            try:
+                digest = self.hasher(path)
+            except (IOError, OSError) as exc:
+                return "cannot read: %s" % (exc.strerror or exc)
+        if digest != entry["sha256"]:
+            return "sha256 %s..., expected %s... (corrupted)" % (digest[:12], entry["sha256"][:12])
+        cached = _stamp(st)
+        cached["sha256"] = digest
+        self.new_cache["files"][entry["path"]] = cached
+        return ""
+
+    def _remove(self, rel):
+        try:
+            os.remove(self._path(rel))
+        except OSError:
+            pass
+
+    def _remove_extra(self):
+        listed = set(e["path"] for e in self.files)
+        if not os.path.isdir(self.dest):
+            return
+        for rel in sorted(walk_files(self.dest, DEFAULT_EXCLUDES)):
+            if rel not in listed:
+                self._remove(rel)
+                self.stats["removed_extra"] += 1
+
+    def run(self):
+        """Follow to the end; returns the stats. Raises FollowError (after publishing ``failed``)."""
+        self.publish("running", [], "")
+        try:
+            self._run()
+        except FollowError as exc:
+            self.publish("failed", self.ready, str(exc))
+            raise
+        self.publish("done", self.ready, "")
+        return self.stats
+
+    def _run(self):
+        self._remove_extra()
+        todo = deque()
+        for entry in self.files:  # what a previous, interrupted copy left verified here
+            if self._check(entry, use_cache=True) == "":
+                self.ready.append(entry["path"])
+            else:
+                todo.append(entry)
+        if self.ready:
+            self.publish("running", self.ready, "")
+        tries = dict((e["path"], 0) for e in todo)
+        parent = ("done", None, "") if self.src_complete else ("absent", set(), "")
+        last_change = self.clock()
+        verifying = deque()  # (entry, result holder, thread)
+        while todo or verifying:
+            while verifying and not verifying[0][2].is_alive():
+                entry, result, _thread = verifying.popleft()
+                if result[0] == "":
+                    self.ready.append(entry["path"])
+                    self.publish("running", self.ready, "")
+                    continue
+                self._remove(entry["path"])
+                tries[entry["path"]] += 1
+                self.stats["refetched_files"] += 1
+                if tries[entry["path"]] >= self.attempts:
+                    raise FollowError("%s: %s after %d attempts" % (entry["path"], result[0], tries[entry["path"]]))
+                todo.appendleft(entry)
+            if not todo:
+                if verifying:
+                    verifying[0][2].join()
+                continue
+            entry = todo[0]
+            state, paths, reason = parent
+            if paths is not None and entry["path"] not in paths:
+                before = parent
+                state, paths, reason = parent = self._look()
+                if (state, paths) != (before[0], before[1]):
+                    last_change = self.clock()
+            if paths is not None and entry["path"] not in paths:
+                if state == "failed":
+                    raise FollowError("the parent failed: %s" % (reason or "no reason given"))
+                if state == "done":
+                    raise FollowError("the parent finished without %s" % entry["path"])
+                if self.clock() - last_change > self.stall_timeout:
+                    raise FollowError("the parent showed no progress for %d s (waiting for %s)"
+                                      % (self.stall_timeout, entry["path"]))
+                t0 = self.clock()
+                self.sleep(self.poll_interval)
+                self.stats["waited_s"] += self.clock() - t0
+                continue
+            last_change = self.clock()
+            todo.popleft()
+            error = self.fetch(entry["path"])
+            if error:
+                tries[entry["path"]] += 1
+                self.stats["refetched_files"] += 1
+                if tries[entry["path"]] >= self.attempts:
+                    raise FollowError("%s: %s after %d attempts" % (entry["path"], error, tries[entry["path"]]))
+                todo.appendleft(entry)
+                self.sleep(self.poll_interval)
+                continue
+            self.stats["fetched_files"] += 1
+            self.stats["fetched_bytes"] += entry["size"]
+            result = [None]
+            thread = threading.Thread(target=self._verify_into, args=(entry, result))
+            thread.daemon = True
+            thread.start()
+            verifying.append((entry, result, thread))
+
+    def _verify_into(self, entry, result):
+        try:
+            result[0] = self._check(entry, use_cache=False)
+        except Exception as exc:  # a thread must hand every outcome back
+            result[0] = "cannot verify: %s" % exc
+
+    def _look(self):
+        state, paths, reason = self.parent_state()
+        return state, set(paths), reason
+
+
+# ------------------------------------------------------------------ rsync over SSH
+
+
+def _run(argv, timeout=None):
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout, check=False)
+    return proc.returncode, (proc.stderr or "").strip()
+
+
+def _remote_host(src):
+    """``user@host`` of an rsync ``[user@]host:path`` (``None`` for a local path)."""
+    if src.startswith("/") or ":" not in src.split("/", 1)[0]:
+        return None
+    return src.split(":", 1)[0]
+
+
+def run(params, runner=_run):
+    """Follow as ``params`` say (the module's options); returns the stats, raises FollowError."""
+    dest = params["dest"]
+    src = params["src"].rstrip("/") + "/"
+    token = params["token"]
+    ssh = params.get("ssh") or ""
+    host = _remote_host(src)
+    master = None
+    sockdir = None
+    if ssh and host:
+        # One SSH connection carries every file and every look at the parent's ready file
+        # (ssh_config(5) ControlMaster/ControlPath; a client finding no socket connects directly).
+        sockdir = tempfile.mkdtemp(prefix="model-fanout-")
+        sock = os.path.join(sockdir, "mux")
+        master = subprocess.Popen(shlex.split(ssh) + ["-M", "-N", "-o", "ControlPath=" + sock, "-o",
+                                                      "ControlPersist=no", host],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _attempt in range(50):
+            if os.path.exists(sock) or master.poll() is not None:
+                break
+            time.sleep(0.05)
+        ssh = ssh + " -o ControlPath=" + sock + " -o ControlMaster=no"
+    rsync = ["rsync"] + list(params.get("rsync_flags") or ["--archive", "--partial", "--no-compress"])
+    if ssh:
+        rsync += ["-e", ssh]
+
+    def fetch(rel):
+        target = os.path.join(dest, *rel.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        rc, err = runner(rsync + [src + rel, target])
+        return "" if rc == 0 else "rsync exited %d: %s" % (rc, err[-400:])
+
+    def parent_state():
+        fd, tmp = tempfile.mkstemp(prefix=".ready-", dir=os.path.dirname(dest.rstrip("/")))
+        os.close(fd)
+        try:
+            rc, _err = runner(rsync + ["--no-perms", params["src_ready"], tmp])
+            if rc != 0:
+                return "absent", set(), ""
+            with open(tmp, "r") as handle:
+                return parse_ready(handle.read(), token)
+        finally:
+            os.remove(tmp)
+
+    own_ready = ready_file(dest)
+
+    def publish(state, paths, reason):
+        write_text(own_ready, format_ready(token, state, paths, reason))
+
+    os.makedirs(dest, exist_ok=True)
+    from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import load_cache, load_file
+    cache = load_cache(params.get("cache"))
+    follower = Follower(dest, load_file(params["manifest"]), fetch, parent_state, publish,
+                        src_complete=bool(params.get("src_complete")), attempts=int(params.get("attempts", 3)),
+                        poll_interval=float(params.get("poll_interval", 0.25)),
+                        stall_timeout=float(params.get("stall_timeout", 600)), cache=cache)
+    t0 = time.monotonic()
+    try:
+        stats = follower.run()
+    finally:
+        if master is not None:
+            master.terminate()
+            try:
+                master.wait(5)
+            except subprocess.TimeoutExpired:
+                master.kill()
+        if sockdir:
+            try:
+                for name in os.listdir(sockdir):
+                    os.remove(os.path.join(sockdir, name))
+                os.rmdir(sockdir)
+            except OSError:
+                pass
+    if params.get("cache"):
+        merged = empty_cache()
+        merged["files"].update(follower.new_cache["files"])
+        try:
+            write_text(params["cache"], dumps_cache(merged))
+        except (IOError, OSError):
+            pass  # a cache only saves time
+    stats["seconds"] = round(time.monotonic() - t0, 3)
+    stats["waited_s"] = round(stats["waited_s"], 3)
+    stats["files"] = len(follower.ready)
+    return stats

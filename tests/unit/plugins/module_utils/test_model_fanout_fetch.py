@@ -1,0 +1,218 @@
+"""The pipelined follower (issue 19): a file moves as soon as the parent holds it verified."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+
+import pytest
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_fanout_fetch as ff
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_manifest as mm
+
+TOKEN = "run-1"
+
+
+def make_source(root, sizes=(3000, 5000, 7000)):
+    os.makedirs(root, exist_ok=True)
+    files = []
+    for i, size in enumerate(sizes):
+        data = os.urandom(size)
+        rel = "model-%05d.safetensors" % (i + 1)
+        with open(os.path.join(root, rel), "wb") as handle:
+            handle.write(data)
+        files.append({"path": rel, "size": size, "sha256": hashlib.sha256(data).hexdigest()})
+    return mm.make_manifest(files, "m", "r1")
+
+
+class Parent(object):
+    """A parent that publishes one more file each time it is looked at."""
+
+    def __init__(self, manifest, final="done", reason=""):
+        self.paths = [f["path"] for f in manifest["files"]]
+        self.shown = 0
+        self.looks = 0
+        self.final = final
+        self.reason = reason
+
+    def __call__(self):
+        self.looks += 1
+        self.shown = min(self.shown + 1, len(self.paths))
+        state = self.final if self.shown == len(self.paths) else "running"
+        return state, set(self.paths[:self.shown]), self.reason
+
+
+def follower(tmp_path, manifest, parent, fetch=None, **kwargs):
+    src = str(tmp_path / "src")
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest, exist_ok=True)
+    log = {"fetched": [], "published": []}
+
+    def copy(rel):
+        log["fetched"].append((rel, sorted(parent.paths[:parent.shown]) if parent else None))
+        shutil.copyfile(os.path.join(src, rel), os.path.join(dest, rel))
+        return ""
+
+    def publish(state, paths, reason):
+        log["published"].append((state, list(paths), reason))
+
+    kwargs.setdefault("sleep", lambda s: None)
+    return ff.Follower(dest, manifest, fetch or copy, parent, publish, **kwargs), log, dest
+
+
+def test_each_file_is_fetched_only_once_the_parent_holds_it(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    parent = Parent(manifest)
+    fol, log, dest = follower(tmp_path, manifest, parent)
+    stats = fol.run()
+    for rel, parent_had in log["fetched"]:
+        assert rel in parent_had
+    assert [r for r, _ in log["fetched"]] == [f["path"] for f in manifest["files"]]
+    assert log["published"][0] == ("running", [], "")
+    assert log["published"][-1] == ("done", [f["path"] for f in manifest["files"]], "")
+    assert stats["fetched_files"] == 3 and stats["refetched_files"] == 0
+    assert mm.verify(dest, manifest)["ok"]
+
+
+def test_published_files_are_verified_and_published_in_growing_order(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    fol, log, _dest = follower(tmp_path, manifest, None, src_complete=True)
+    fol.run()
+    running = [p for s, p, _r in log["published"] if s == "running"]
+    assert all(len(a) <= len(b) for a, b in zip(running, running[1:]))
+
+
+def test_a_corrupt_copy_is_deleted_and_fetched_again(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    calls = []
+
+    def flaky(rel):
+        calls.append(rel)
+        shutil.copyfile(os.path.join(src, rel), os.path.join(dest, rel))
+        if calls.count(rel) == 1 and rel.endswith("00002.safetensors"):
+            with open(os.path.join(dest, rel), "r+b") as handle:
+                handle.write(b"\0" * 16)
+        return ""
+
+    fol, log, dest = follower(tmp_path, manifest, None, fetch=flaky, src_complete=True)
+    stats = fol.run()
+    assert calls.count("model-00002.safetensors") == 2 and stats["refetched_files"] == 1
+    assert mm.verify(dest, manifest)["ok"]
+    assert log["published"][-1][0] == "done"
+
+
+def test_a_copy_that_never_verifies_fails_and_says_so(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    dest = str(tmp_path / "dest")
+
+    def bad(rel):
+        with open(os.path.join(dest, rel), "wb") as handle:
+            handle.write(b"x" * [f["size"] for f in manifest["files"] if f["path"] == rel][0])
+        return ""
+
+    fol, log, _dest = follower(tmp_path, manifest, None, fetch=bad, src_complete=True, attempts=2)
+    with pytest.raises(ff.FollowError, match="model-00001.safetensors: sha256 .* after 2 attempts"):
+        fol.run()
+    assert log["published"][-1][0] == "failed"
+    assert "corrupted" in log["published"][-1][2]
+
+
+def test_a_failed_transfer_is_retried_then_reported(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    fol, _log, _dest = follower(tmp_path, manifest, None, fetch=lambda rel: "rsync exited 12: broken pipe",
+                                src_complete=True, attempts=3)
+    with pytest.raises(ff.FollowError, match="rsync exited 12: broken pipe after 3 attempts"):
+        fol.run()
+
+
+def test_a_failed_parent_ends_the_follow(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    parent = Parent(manifest, final="failed", reason="disk full")
+    parent.paths = parent.paths[:1] + ["other"]  # the parent fails after one file
+    fol, _log, _dest = follower(tmp_path, manifest, parent)
+    with pytest.raises(ff.FollowError, match="the parent failed: disk full"):
+        fol.run()
+
+
+def test_a_parent_that_finishes_without_a_file_ends_the_follow(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    parent = Parent(manifest)
+    parent.paths = parent.paths[:2]
+    fol, _log, _dest = follower(tmp_path, manifest, parent)
+    with pytest.raises(ff.FollowError, match="finished without model-00003.safetensors"):
+        fol.run()
+
+
+def test_a_parent_without_progress_times_out(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    fol, _log, _dest = follower(tmp_path, manifest, lambda: ("absent", set(), ""), stall_timeout=5,
+                                poll_interval=1, sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(ff.FollowError, match="no progress for 5 s"):
+        fol.run()
+    assert 5 <= now[0] <= 7
+
+
+def test_files_already_verified_here_are_not_fetched_and_extras_go(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    shutil.copyfile(str(tmp_path / "src" / "model-00001.safetensors"), str(dest / "model-00001.safetensors"))
+    (dest / "stale.bin").write_bytes(b"old")
+    fol, log, _dest = follower(tmp_path, manifest, None, src_complete=True)
+    stats = fol.run()
+    assert [r for r, _ in log["fetched"]] == ["model-00002.safetensors", "model-00003.safetensors"]
+    assert stats["removed_extra"] == 1 and not (dest / "stale.bin").exists()
+    assert mm.verify(str(dest), manifest)["ok"]
+
+
+@pytest.mark.parametrize("text, expect", [
+    (ff.format_ready(TOKEN, "running", ["a", "b/c"]), ("running", {"a", "b/c"}, "")),
+    (ff.format_ready(TOKEN, "failed", ["a"], "disk\nfull"), ("failed", {"a"}, "disk full")),
+    (ff.format_ready("other-run", "done", ["a"]), ("absent", set(), "")),
+    (ff.format_ready(TOKEN, "done", ["a"])[:-1], ("absent", set(), "")),
+    ("", ("absent", set(), "")),
+    ("garbage\n", ("absent", set(), "")),
+])
+def test_ready_files(text, expect):
+    assert ff.parse_ready(text, TOKEN) == expect
+
+
+@pytest.mark.skipif(not shutil.which("rsync"), reason="rsync not installed")
+def test_two_hosts_in_a_pipeline_with_rsync(tmp_path):
+    """run(): b follows a through a's ready file while a still fetches from the source (local rsync)."""
+    manifest = make_source(str(tmp_path / "src"), sizes=(200000, 300000, 400000, 500000))
+    mfile = tmp_path / "r1.json"
+    mfile.write_text(mm.dumps(manifest))
+    for host in ("a", "b"):
+        (tmp_path / host / "staging").mkdir(parents=True)
+    common = {"manifest": str(mfile), "token": TOKEN, "poll_interval": 0.02, "stall_timeout": 30}
+    a = dict(common, dest=str(tmp_path / "a/staging/r1"), src=str(tmp_path / "src"), src_complete=True,
+             cache=str(tmp_path / "a/cache.json"))
+    b = dict(common, dest=str(tmp_path / "b/staging/r1"), src=str(tmp_path / "a/staging/r1"),
+             src_ready=str(tmp_path / "a/staging/r1.ready"))
+    results = {}
+
+    def go(name, params):
+        try:
+            results[name] = ff.run(params)
+        except ff.FollowError as exc:
+            results[name] = exc
+
+    thread = threading.Thread(target=go, args=("b", b))
+    thread.start()
+    go("a", a)
+    thread.join(30)
+    assert results["a"]["files"] == 4 and results["b"]["files"] == 4, results
+    for host in ("a", "b"):
+        assert mm.verify(str(tmp_path / host / "staging/r1"), manifest)["ok"]
+        state, paths, _reason = ff.parse_ready((tmp_path / host / "staging/r1.ready").read_text(), TOKEN)
+        assert state == "done" and len(paths) == 4
+    cache = mm.load_cache(str(tmp_path / "a/cache.json"))
+    assert sorted(cache["files"]) == [f["path"] for f in manifest["files"]]
