@@ -5,7 +5,10 @@
 #   tools/demo.sh up      create the containers (idempotent) and run site.yml
 #   tools/demo.sh run     up, a chat completion through the router, a rolling
 #                         restart under load, a status table and the figures
-#   tools/demo.sh bench   up, then the rollout under load; prints the figures
+#   tools/demo.sh bench   up, then the rollout under load; prints the figures, each
+#                         batch's out-of-service window against the engine's start-to-
+#                         ready time and the serving capacity minimum (holds
+#                         /tmp/gpufleet-demo.lock while it runs)
 #   tools/demo.sh down    remove the containers and the network
 # Expects the Makefile's environment (venv on PATH, ANSIBLE_COLLECTIONS_PATH,
 # GPUFLEET_ROUTER_WHEELS): run it through `make demo`, `make bench-rollout`,
@@ -53,6 +56,8 @@ rollout() {
   local version=${DEMO_VERSION:-0.5.23-demo.$(date +%s)}
   ansible-playbook tests/playbooks/rollout_under_load.yml -i "$INVENTORY" -e "rollout_new_version=$version" \
     | tee .cache/demo-rollout.log
+  grep -E '^ *(batch .*(out of service|surge)|serving capacity|rollout:|estimated duration:)' .cache/demo-rollout.log \
+    | sed 's/^ *//' || true
   grep -o 'groups=[0-9]* requests=.*' .cache/demo-rollout.log | tail -1 | sed 's/\\n.*//' || true
 }
 
@@ -83,7 +88,8 @@ mkdir -p .cache
 case "${1:-run}" in
   up) up ;;
   run) up; chat; rollout; status ;;
-  bench) up; rollout ;;
+  # One user of the demo fleet at a time (other benchmarks run site.yml on it too).
+  bench) exec 9>/tmp/gpufleet-demo.lock; flock 9; up; rollout ;;
   down) down ;;
   *) echo "usage: $0 up|run|bench|down" >&2; exit 2 ;;
 esac

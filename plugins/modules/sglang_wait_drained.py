@@ -41,6 +41,14 @@ options:
   api_key:
     description: SGLang API key, sent as a bearer token.
     type: str
+  group:
+    description: The model group drained, named in the message on timeout.
+    type: str
+  timeout_basis:
+    description:
+      - How O(timeout) was sized (e.g. C(8192 tokens at 5 tok/s)), repeated in the message on timeout together with
+        what was still in flight per worker and the variables to set.
+    type: str
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -77,11 +85,24 @@ waited_s:
   description: Seconds waited.
   returned: always
   type: float
+active:
+  description: On timeout at the gateway, the requests in flight per worker URL (C(smg_worker_requests_active)).
+  returned: when the gateway did not drain
+  type: dict
+running:
+  description: On timeout at rank 0, C(sglang:num_running_reqs).
+  returned: when rank 0 did not drain
+  type: int
+queued:
+  description: On timeout at rank 0, C(sglang:num_queue_reqs).
+  returned: when rank 0 did not drain
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import wait_drained
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_rollout import drain_failure
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_router import wait_gateway_drained
 
 
@@ -94,6 +115,8 @@ def main():
             timeout=dict(type="int", default=300),
             delay=dict(type="int", default=1),
             api_key=dict(type="str", no_log=True),
+            group=dict(type="str"),
+            timeout_basis=dict(type="str"),
         ),
         required_one_of=[("url", "gateway_metrics_url")],
         required_by={"gateway_metrics_url": ("workers",)},
@@ -103,13 +126,22 @@ def main():
     result = {"drained": True, "detail": "drained", "waited_s": 0.0}
     if p["gateway_metrics_url"]:
         result = wait_gateway_drained(p["gateway_metrics_url"], p["workers"], timeout_s=p["timeout"], delay_s=p["delay"])
-        result.pop("active", None)
+        if result["drained"]:
+            result.pop("active", None)
+        elif result["detail"].startswith("gateway not drained after"):
+            # "gateway not drained after Ns: <url>: n active, ..." -> the per-worker part
+            result["timed_out"] = "at the gateway " + result["detail"].split(": ", 1)[-1]
     if result["drained"] and p["url"]:
         waited = result["waited_s"]
         result = wait_drained(p["url"], timeout_s=max(p["timeout"] - waited, 0), delay_s=p["delay"], api_key=p["api_key"])
         result["waited_s"] = round(result["waited_s"] + waited, 1)
     if not result["drained"]:
-        module.fail_json(msg=result["detail"], **result)
+        finding = result.pop("timed_out", None)
+        if finding is None and result["detail"].startswith("not drained after"):
+            finding = "at rank 0 %s %s" % (p["url"], result["detail"].split(": ", 1)[-1])
+        msg = result["detail"] if finding is None else drain_failure(
+            finding, p["timeout"], p["timeout_basis"] or "", p["group"] or "")
+        module.fail_json(msg=msg, **result)
     module.exit_json(changed=False, **result)
 
 
