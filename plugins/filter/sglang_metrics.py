@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests import normalize_gpu_model
+from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse import normalize_gpu_model
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_metrics import (
     MetricsError,
     gateway_worker_floor,

@@ -22,11 +22,12 @@ description:
     a run that ended without C(Collective test concluded), a non-zero O(rc), and, when O(expect_transport=ib),
     NCCL falling back to its Socket transport (seen in C(NCCL_DEBUG=INFO) lines).
   - The threshold is O(min_busbw_gbps) when given, else a default from a table by GPU model, topology and NVLS
-    (all_reduce_perf only; the sources and margins are in C(plugins/module_utils/nccl_tests.py)).
+    (all_reduce_perf only; the sources and margins are in C(plugins/module_utils/nccl_tests_verdict.py)).
   - With O(node_results) (the intra-node verdicts of the group's members), a failed group run is bisected, naming
     the node below its own threshold, or the fabric between the nodes.
-  - With O(report_dir), writes C(<name>.json), C(<name>.md) and a C(<name>.png) plot of bus bandwidth against message
-    size there (mode 0644). The JSON report keeps only C(NCCL_*)/C(CUDA_*) entries of the run's environment, never
+  - With O(report_dir), writes C(<name>.json) and C(<name>.md) there (mode 0644). The plot of bus bandwidth against
+    message size is drawn on the controller from the fetched JSON by M(gpufleet.sglang.nccl_tests_plot) (the Markdown
+    links it as C(<name>.png)). The JSON report keeps only C(NCCL_*)/C(CUDA_*) entries of the run's environment, never
     a name containing TOKEN, KEY, SECRET or PASSWORD.
 author:
   - gpufleet.sglang contributors (@gpufleet)
@@ -97,7 +98,7 @@ options:
         least C(passed), C(min_busbw_gbps), C(expected_busbw_gbps), C(failures)). Used to bisect a failed group run.
     type: dict
   report_dir:
-    description: Directory on the target for the JSON, Markdown and PNG reports; created when missing.
+    description: Directory on the target for the JSON and Markdown reports; created when missing.
     type: path
   report_name:
     description: Base name of the report files; default C(node_<host>_<collective>) or C(group_<group>_<collective>).
@@ -209,7 +210,8 @@ reports:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests import NcclTestsError, run_check
+from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse import NcclTestsError
+from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_report import run_check
 
 
 def main():

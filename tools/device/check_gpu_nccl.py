@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "collections"))
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils import gpu_facts, gpu_preflight, nccl_tests  # noqa: E402
+from ansible_collections.gpufleet.sglang.plugins.module_utils import gpu_facts, gpu_preflight, nccl_tests_parse  # noqa: E402
 
 
 def run(argv):
@@ -60,7 +60,7 @@ def main():
     print("torch all_reduce rc=%d; NCCL net lines:" % proc.returncode)
     for l in lines:
         print("  ", l.strip()[:160])
-    print("detected transport:", nccl_tests.detected_transport(nccl_tests.parse_text(log)))
+    print("detected transport:", nccl_tests_parse.detected_transport(nccl_tests_parse.parse_text(log)))
 
 
 if __name__ == "__main__":

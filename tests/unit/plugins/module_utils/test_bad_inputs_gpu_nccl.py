@@ -28,7 +28,8 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_preflight impo
     group_problems,
     host_findings,
 )
-from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests import NcclTestsError, run_check
+from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse import NcclTestsError
+from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_report import run_check
 
 REPO = Path(__file__).resolve().parents[4]
 GPU = REPO / "tests" / "fixtures" / "gpu" / "h200-x2"

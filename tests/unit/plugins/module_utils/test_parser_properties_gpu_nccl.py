@@ -13,7 +13,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests as nt
+from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests_parse as ntp
+from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests_report as ntr
+from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests_verdict as ntv
 from ansible_collections.gpufleet.sglang.plugins.module_utils.gpu_facts import (
     QUERY_GPU_FIELDS,
     GpuFactsError,
@@ -52,12 +54,12 @@ def own_error(exc):
 
 def judge(text, fmt="auto"):
     try:
-        parsed = nt.parse(text, fmt)
-    except nt.NcclTestsError as exc:
+        parsed = ntp.parse(text, fmt)
+    except ntp.NcclTestsError as exc:
         own_error(exc)
         assert "nccl-tests JSON field" in str(exc)
         return None
-    verdict = nt.evaluate(parsed, host="gpu-a1")
+    verdict = ntv.evaluate(parsed, host="gpu-a1")
     assert isinstance(verdict["passed"], bool)
     assert all(isinstance(f, str) for f in verdict["failures"])
     return verdict
@@ -113,8 +115,8 @@ def test_nccl_any_bytes_through_run_check(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("nccl") / "result.json"
     path.write_bytes(data)
     try:
-        result = nt.run_check({"src": str(path), "host": "gpu-a1"})
-    except nt.NcclTestsError as exc:
+        result = ntr.run_check({"src": str(path), "host": "gpu-a1"})
+    except ntp.NcclTestsError as exc:
         own_error(exc)
         assert str(exc).startswith("src %s: " % path)
         return
