@@ -6,6 +6,7 @@ group parity check that refuses to start a group whose nodes differ."""
 
 from __future__ import annotations
 
+import os
 import re
 
 RUNTIMES = ("container", "native", "emulator")
@@ -38,7 +39,7 @@ def exec_line(argv):
 def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_size="32g",
                    model_mount=None, env_file=None, secrets_file=None, extra_run_args=None,
                    env_files=None, rdma_devices=None, privileged=False, gpus="all", stop_timeout=300,
-                   ulimits=DEFAULT_ULIMITS):
+                   ulimits=DEFAULT_ULIMITS, nccl_debug_dir=None):
     """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
 
     ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
@@ -57,6 +58,10 @@ def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_si
     SGLang (a bare PID 1 ignores signals it has no handler for) and reaps the
     scheduler/detokenizer processes SGLang's crash path kills. ``--stop-timeout``
     bounds ``docker stop`` (the unit's ExecStop uses the same value).
+
+    ``nccl_debug_dir``: the host directory of ``NCCL_DEBUG_FILE`` (NCCL's INIT/NET lines, one file
+    per process), mounted read-write at the same path so the readiness gate reads on the host
+    what NCCL wrote in the container.
     """
     argv = [docker, "run", "--rm", "--init", "--name", container_name]
     if gpus:
@@ -83,6 +88,11 @@ def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_si
         argv += ["--env-file", path]
     if secrets_file:
         argv += ["-v", "%s:%s:ro" % (secrets_file, secrets_file)]
+    if nccl_debug_dir:
+        path = str(nccl_debug_dir)
+        if not path.startswith("/") or os.path.normpath(path) != path or ":" in path or "," in path:
+            raise ValueError("NCCL debug directory %r must be an absolute, normalised path without ':' or ','" % (path,))
+        argv += ["-v", "%s:%s" % (path, path)]
     argv += list(extra_run_args or [])
     argv += [image]
     argv += list(node["argv"])

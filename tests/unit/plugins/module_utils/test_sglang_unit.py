@@ -190,3 +190,17 @@ def test_test_hosts_lower_the_limits_and_leave_shm_size_out():
 def test_a_malformed_ulimit_is_refused(bad):
     with pytest.raises(ValueError, match="ulimit"):
         container_argv(NODE, image="img", container_name="c", ulimits=[bad])
+
+
+def test_container_mounts_the_nccl_debug_dir_read_write_at_the_same_path():
+    # NCCL_DEBUG_FILE=<dir>/nccl.%h.%p is opened inside the container; the readiness gate reads it on the host.
+    argv = container_argv(NODE, image="img", container_name="c", nccl_debug_dir="/var/log/sglang/sglang-r1_a")
+    i = argv.index("/var/log/sglang/sglang-r1_a:/var/log/sglang/sglang-r1_a")
+    assert argv[i - 1] == "-v" and i < argv.index("img")
+    assert not any(a.startswith("/var/log/sglang") for a in container_argv(NODE, image="img", container_name="c"))
+
+
+@pytest.mark.parametrize("bad", ["var/log/x", "/var/log/a:b", "/var/log/a,b", "/var/log/../etc"])
+def test_container_refuses_an_nccl_debug_dir_docker_would_misread(bad):
+    with pytest.raises(ValueError, match="NCCL debug directory"):
+        container_argv(NODE, image="img", container_name="c", nccl_debug_dir=bad)
