@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Prometheus ``file_sd`` scrape targets from the plan, one list per job.
@@ -46,8 +45,8 @@ class MetricsError(Exception):
 def host_port(address: str, port: int) -> str:
     """``addr:port``, IPv6 in brackets (Prometheus parses targets as host:port)."""
     if ":" in address and not address.startswith("["):
-        return "[%s]:%d" % (address, port)
-    return "%s:%d" % (address, port)
+        return f"[{address}]:{port}"
+    return f"{address}:{port}"
 
 
 def _flag_on(launch_args: list[Any], flag: str) -> bool:
@@ -56,16 +55,25 @@ def _flag_on(launch_args: list[Any], flag: str) -> bool:
 
 
 def _port(value: Any, where: str, var: str, problems: list[str]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
-            or not 1 <= int(value) <= 65535:
-        problems.append("%s: %s=%r is not a TCP port (an integer 1-65535)" % (where, var, value))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, str))
+        or not str(value).isdigit()
+        or not 1 <= int(value) <= 65535
+    ):
+        problems.append(
+            f"{where}: {var}={value!r} is not a TCP port (an integer 1-65535)"
+        )
         return None
     return int(value)
 
 
 def _entry(target: str, labels: Mapping[str, Any]) -> dict[str, Any]:
     # Prometheus drops labels with empty values; keep the files free of them.
-    return {"targets": [target], "labels": dict((k, str(v)) for k, v in sorted(labels.items()) if v not in (None, ""))}
+    return {
+        "targets": [target],
+        "labels": {k: str(v) for k, v in sorted(labels.items()) if v not in (None, "")},
+    }
 
 
 def scrape_targets(
@@ -87,19 +95,34 @@ def scrape_targets(
     """
     problems: list[str] = []
     if not isinstance(plan, Mapping) or not isinstance(plan.get("groups"), Mapping):
-        raise MetricsError(["sglang_plan is not a plan (no 'groups'); run gpufleet.sglang.sglang_plan "
-                            "(playbooks/plan.yml) in the same play first"])
+        raise MetricsError(
+            [
+                (
+                    "sglang_plan is not a plan (no 'groups'); run gpufleet.sglang.sglang_plan "
+                    "(playbooks/plan.yml) in the same play first"
+                )
+            ]
+        )
     gpu_types = gpu_types or {}
     jobs: dict[str, list[dict[str, Any]]] = {job: [] for job in JOBS}
-    dport = _port(dcgm_port, "dcgm exporter", "sglang_metrics_dcgm_exporter_port", problems) if dcgm else None
-    nport = _port(node_port, "node exporter", "sglang_metrics_node_exporter_port", problems) \
-        if node_exporter else None
+    dport = (
+        _port(dcgm_port, "dcgm exporter", "sglang_metrics_dcgm_exporter_port", problems)
+        if dcgm
+        else None
+    )
+    nport = (
+        _port(node_port, "node exporter", "sglang_metrics_node_exporter_port", problems)
+        if node_exporter
+        else None
+    )
     served_all = []
     for group in sorted(plan["groups"]):
         data = plan["groups"][group]
         nodes = data.get("nodes") if isinstance(data, Mapping) else None
         if not isinstance(nodes, list) or not nodes:
-            problems.append("group %s: the plan has no nodes for it; re-run the plan" % group)
+            problems.append(
+                f"group {group}: the plan has no nodes for it; re-run the plan"
+            )
             continue
         served = data.get("served_model_name") or ""
         served_all.append(str(served))
@@ -107,11 +130,24 @@ def scrape_targets(
             host = node.get("host")
             rank = int(node.get("node_rank", 0))
             address = str(node.get("address") or host)
-            labels = {"model_group": group, "node_rank": rank, "served_model": served, "host": host,
-                      "gpu_type": gpu_types.get(host) or "unknown", "role": "head" if rank == 0 else "follower"}
+            labels = {
+                "model_group": group,
+                "node_rank": rank,
+                "served_model": served,
+                "host": host,
+                "gpu_type": gpu_types.get(host) or "unknown",
+                "role": "head" if rank == 0 else "follower",
+            }
             args = node.get("launch_args") or []
-            if _flag_on(args, METRICS_FLAG) and (rank == 0 or _flag_on(args, ALL_SCHEDULERS_FLAG)):
-                port = _port(node.get("port"), "group %s host %s" % (group, host), "sglang_port", problems)
+            if _flag_on(args, METRICS_FLAG) and (
+                rank == 0 or _flag_on(args, ALL_SCHEDULERS_FLAG)
+            ):
+                port = _port(
+                    node.get("port"),
+                    f"group {group} host {host}",
+                    "sglang_port",
+                    problems,
+                )
                 if port:
                     jobs["sglang"].append(_entry(host_port(address, port), labels))
             if dport:
@@ -120,19 +156,36 @@ def scrape_targets(
                 jobs["node"].append(_entry(host_port(address, nport), labels))
     for router in sorted(routers or {}):
         rv = (routers or {})[router] or {}
-        where = "router %s" % router
+        where = f"router {router}"
         bind = str(rv.get("prometheus_host") or "0.0.0.0")
         if bind in LOOPBACK:
-            problems.append("%s: sglang_router_prometheus_host=%s binds loopback, Prometheus cannot scrape it; set "
-                            "it to 0.0.0.0 or the router's address" % (where, bind))
+            problems.append(
+                f"{where}: sglang_router_prometheus_host={bind} binds loopback, Prometheus cannot scrape it; set "
+                "it to 0.0.0.0 or the router's address"
+            )
             continue
-        port = _port(rv.get("prometheus_port", 29000), where, "sglang_router_prometheus_port", problems)
-        address = bind if bind not in ("0.0.0.0", "::", "") else str(rv.get("address") or router)
-        labels = {"role": "gateway", "host": router, "served_model": ",".join(sorted(set(served_all)))}
+        port = _port(
+            rv.get("prometheus_port", 29000),
+            where,
+            "sglang_router_prometheus_port",
+            problems,
+        )
+        address = (
+            bind
+            if bind not in ("0.0.0.0", "::", "")
+            else str(rv.get("address") or router)
+        )
+        labels = {
+            "role": "gateway",
+            "host": router,
+            "served_model": ",".join(sorted(set(served_all))),
+        }
         if port:
             jobs["gateway"].append(_entry(host_port(address, port), labels))
         if nport:
-            jobs["node"].append(_entry(host_port(str(rv.get("address") or router), nport), labels))
+            jobs["node"].append(
+                _entry(host_port(str(rv.get("address") or router), nport), labels)
+            )
     if problems:
         raise MetricsError(problems)
     return jobs
@@ -143,7 +196,11 @@ def gateway_worker_floor(plan: Any, floor: Any = None) -> int:
     (a rolling restart takes one group out at a time), at least 1."""
     if floor not in (None, ""):
         if isinstance(floor, bool) or not str(floor).isdigit():
-            raise MetricsError(["sglang_metrics_gateway_min_healthy_workers=%r is not a whole number >= 0" % (floor,)])
+            raise MetricsError(
+                [
+                    f"sglang_metrics_gateway_min_healthy_workers={floor!r} is not a whole number >= 0"
+                ]
+            )
         return int(floor)
     groups = plan.get("groups") if isinstance(plan, Mapping) else None
     return max(1, len(groups or {}) - 1)
