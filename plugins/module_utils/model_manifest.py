@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import stat
+from typing import Any, Callable, Dict, Mapping
 
 MANIFEST_VERSION = 1
 CACHE_VERSION = 1
@@ -173,7 +174,7 @@ def loads(text, where="manifest"):
     except (ValueError, RecursionError) as exc:
         raise ManifestError("%s is not JSON: %s" % (where, str(exc)[:200]))
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ManifestError("%s has no 'files' list; expected a manifest written by gpufleet.sglang.model_manifest" % where)
+        raise ManifestError("%s has no 'files' list; expected a manifest written by gpufleet.sglang.model_manifest_create" % where)
     for key in ("name", "revision", "digest"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ManifestError("%s: %s is a %s, expected a string" % (where, key, type(data[key]).__name__))
@@ -207,7 +208,7 @@ def load_file(path):
         raise ManifestError("cannot read manifest %s: %s" % (path, exc.strerror or exc))
     except UnicodeDecodeError:
         raise ManifestError("manifest %s is not UTF-8 text (a binary file?); point at a manifest written by "
-                            "gpufleet.sglang.model_manifest" % path)
+                            "gpufleet.sglang.model_manifest_create" % path)
     return loads(text, path)
 
 
@@ -523,53 +524,64 @@ def _present_bytes(paths, manifest):
     return best
 
 
-def run_manifest(p, check_mode=False, statvfs=os.statvfs):
-    """What the model_manifest module does; ``p`` are its parameters. Raises ManifestError."""
-    state = p["state"]
+# One function per module (model_manifest_create, _verify, _measure, _space): each reads only
+# the options its module has; ``p`` are that module's parameters. They raise ManifestError.
+
+def run_create(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]:
+    """What model_manifest_create does: hash ``path`` and write its manifest to ``dest``."""
     path = p["path"]
-    if state == "create":
-        cache = load_cache(p.get("cache"))
-        manifest, new_cache, stats = scan(path, cache=cache, full=p.get("full"), name=p.get("name"),
-                                          revision=p.get("revision"))
-        changed = write_text(p["dest"], dumps(manifest), check_mode)
-        _save_cache(p.get("cache"), new_cache, check_mode)
-        result = {"changed": changed, "ok": True, "digest": manifest["digest"], "files": manifest["count"],
-                  "bytes": manifest["bytes"], "stats": stats,
-                  "msg": "%s: %d files, %s, %s" % (path, manifest["count"], human_bytes(manifest["bytes"]), manifest["digest"])}
-        if p.get("return_manifest"):
-            result["manifest"] = manifest
-        return result
+    cache = load_cache(p.get("cache"))
+    manifest, new_cache, stats = scan(path, cache=cache, full=p.get("full"), name=p.get("name"),
+                                      revision=p.get("revision"))
+    changed = write_text(p["dest"], dumps(manifest), check_mode)
+    _save_cache(p.get("cache"), new_cache, check_mode)
+    result = {"changed": changed, "ok": True, "digest": manifest["digest"], "files": manifest["count"],
+              "bytes": manifest["bytes"], "stats": stats,
+              "msg": "%s: %d files, %s, %s" % (path, manifest["count"], human_bytes(manifest["bytes"]), manifest["digest"])}
+    if p.get("return_manifest"):
+        result["manifest"] = manifest
+    return result
 
+
+def run_measure(p: Mapping[str, Any]) -> Dict[str, Any]:
+    """What model_manifest_measure does: count files and bytes (no hashing), and what is present toward a manifest."""
+    path = p["path"]
     manifest = load_file(p["manifest"]) if p.get("manifest") else None
+    found = walk_files(path) if os.path.isdir(path) else {}
+    result = {"changed": False, "ok": True, "files": len(found), "bytes": sum(st.st_size for st in found.values()),
+              "msg": "%s: %d files" % (path, len(found))}
+    if manifest:
+        result["present_bytes"] = _present_bytes([path], manifest)
+        result["digest"] = manifest["digest"]
+    return result
 
-    if state == "measure":
-        found = walk_files(path) if os.path.isdir(path) else {}
-        result = {"changed": False, "ok": True, "files": len(found), "bytes": sum(st.st_size for st in found.values()),
-                  "msg": "%s: %d files" % (path, len(found))}
-        if manifest:
-            result["present_bytes"] = _present_bytes([path], manifest)
-            result["digest"] = manifest["digest"]
-        return result
 
-    if state == "space":
-        total = manifest["bytes"] if manifest else int(p.get("total_bytes") or 0)
-        if total <= 0:
-            raise ManifestError("the size of the model is unknown: give a manifest or total_bytes "
-                                "(role variable model_sync_size_bytes)")
-        present = _present_bytes(p.get("present_paths") or [], manifest)
-        free, probe = free_bytes(path, statvfs)
-        check = disk_check(p.get("host") or "this host", path, total, present, free, p.get("margin_pct", 5.0),
-                           p.get("margin_bytes", 0), p.get("extra_bytes", 0))
-        result = {"changed": False, "ok": check["ok"], "bytes": total, "present_bytes": present,
-                  "needed": check["needed"], "free": check["free"], "shortfall": check["shortfall"],
-                  "msg": check["msg"], "files": manifest["count"] if manifest else 0, "filesystem": probe}
-        if manifest:
-            result["digest"] = manifest["digest"]
-        if not check["ok"]:
-            result["failed"] = True
-        return result
+def run_space(p: Mapping[str, Any], statvfs: Callable[[str], Any] = os.statvfs) -> Dict[str, Any]:
+    """What model_manifest_space does: will the rest of the model fit under ``path``? ``failed`` set when not."""
+    path = p["path"]
+    manifest = load_file(p["manifest"]) if p.get("manifest") else None
+    total = manifest["bytes"] if manifest else int(p.get("total_bytes") or 0)
+    if total <= 0:
+        raise ManifestError("the size of the model is unknown: give a manifest or total_bytes "
+                            "(role variable model_sync_size_bytes)")
+    present = _present_bytes(p.get("present_paths") or [], manifest)
+    free, probe = free_bytes(path, statvfs)
+    check = disk_check(p.get("host") or "this host", path, total, present, free, p.get("margin_pct", 5.0),
+                       p.get("margin_bytes", 0), p.get("extra_bytes", 0))
+    result = {"changed": False, "ok": check["ok"], "bytes": total, "present_bytes": present,
+              "needed": check["needed"], "free": check["free"], "shortfall": check["shortfall"],
+              "msg": check["msg"], "files": manifest["count"] if manifest else 0, "filesystem": probe}
+    if manifest:
+        result["digest"] = manifest["digest"]
+    if not check["ok"]:
+        result["failed"] = True
+    return result
 
-    # verify
+
+def run_verify(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]:
+    """What model_manifest_verify does: compare ``path`` with ``manifest``; ``repair`` deletes what must be fetched again."""
+    path = p["path"]
+    manifest = load_file(p["manifest"])
     cache = load_cache(p.get("cache"))
     outcome = verify(path, manifest, cache=cache, full=p.get("full"))
     _save_cache(p.get("cache"), outcome["new_cache"], check_mode)

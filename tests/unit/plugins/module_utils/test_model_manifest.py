@@ -240,18 +240,18 @@ def test_free_bytes_looks_at_the_nearest_existing_parent(tmp_path):
 def test_space_state_on_a_real_filesystem(tmp_path, tree):
     manifest_path = tmp_path / "m.json"
     manifest_path.write_text(mm.dumps(mm.scan(str(tree))[0]))
-    params = {"state": "space", "path": str(tmp_path / "models"), "manifest": str(manifest_path), "host": "h1",
+    params = {"path": str(tmp_path / "models"), "manifest": str(manifest_path), "host": "h1",
               "present_paths": [str(tree)], "margin_pct": 5.0, "margin_bytes": 0, "extra_bytes": 0}
-    result = mm.run_manifest(params)
+    result = mm.run_space(params)
     assert result["ok"] and result["present_bytes"] == result["bytes"] and result["needed"] == 0
     params.update(present_paths=[], margin_bytes=1 << 60)
-    result = mm.run_manifest(params)
+    result = mm.run_space(params)
     assert result["failed"] and "host h1" in result["msg"] and result["shortfall"] > 0
 
 
 def test_space_without_a_size_is_a_clear_error(tmp_path):
     with pytest.raises(mm.ManifestError, match="model_sync_size_bytes"):
-        mm.run_manifest({"state": "space", "path": str(tmp_path), "manifest": None, "total_bytes": 0})
+        mm.run_space({"path": str(tmp_path), "manifest": None, "total_bytes": 0})
 
 
 # ------------------------------------------------------------------ module runners
@@ -260,21 +260,20 @@ def test_space_without_a_size_is_a_clear_error(tmp_path):
 def test_create_then_verify_with_repair_and_check_mode(tmp_path, tree):
     dest = tmp_path / "manifests" / "r1.json"
     cache = tmp_path / "manifests" / "r1.cache.json"
-    params = {"state": "create", "path": str(tree), "dest": str(dest), "cache": str(cache), "full": False,
-              "name": "m", "revision": "r1"}
-    assert mm.run_manifest(params, check_mode=True)["changed"] and not dest.exists()
-    first = mm.run_manifest(params)
+    params = {"path": str(tree), "dest": str(dest), "cache": str(cache), "full": False, "name": "m", "revision": "r1"}
+    assert mm.run_create(params, check_mode=True)["changed"] and not dest.exists()
+    first = mm.run_create(params)
     assert first["changed"] and dest.exists() and cache.exists()
-    second = mm.run_manifest(params)
+    second = mm.run_create(params)
     assert not second["changed"] and second["stats"]["reused_files"] == len(FILES)
     (tree / "stray.bin").write_bytes(b"x")
-    vparams = {"state": "verify", "path": str(tree), "manifest": str(dest), "cache": str(cache), "repair": True,
+    vparams = {"path": str(tree), "manifest": str(dest), "cache": str(cache), "repair": True,
                "fail_on_problems": False}
-    checked = mm.run_manifest(vparams, check_mode=True)
+    checked = mm.run_verify(vparams, check_mode=True)
     assert checked["removed"] == ["stray.bin"] and (tree / "stray.bin").exists()
-    fixed = mm.run_manifest(vparams)
+    fixed = mm.run_verify(vparams)
     assert fixed["changed"] and not (tree / "stray.bin").exists() and not fixed.get("failed")
-    assert mm.run_manifest(dict(vparams, repair=False, fail_on_problems=True))["ok"]
+    assert mm.run_verify(dict(vparams, repair=False, fail_on_problems=True))["ok"]
 
 
 # ------------------------------------------------------------------ switch
