@@ -97,7 +97,8 @@ def test_every_rank_of_a_group_with_per_scheduler_metrics():
 def test_a_group_without_enable_metrics_has_no_sglang_target():
     plan = prod_plan(per_group={"r1_a": {"sglang_args": {"--enable-metrics": False}}})
     assert [
-        lab["model_group"] for _, lab in targets_of(scrape_targets(plan)["sglang"])
+        lab["model_group"]
+        for _target, lab in targets_of(scrape_targets(plan)["sglang"])
     ] == ["r1_b"]
 
 
@@ -105,7 +106,7 @@ def test_node_exporter_on_every_host_dcgm_only_when_enabled():
     plan = prod_plan()
     off = scrape_targets(plan)
     assert off["dcgm"] == []
-    assert [t for t, _ in targets_of(off["node"])] == [
+    assert [t for t, _labels in targets_of(off["node"])] == [
         "10.20.0.11:9100",
         "10.20.0.12:9100",
         "10.20.0.21:9100",
@@ -142,7 +143,7 @@ def test_gateway_bound_to_one_address_is_scraped_there():
         prod_plan(),
         {"router-1": {"address": "10.20.0.5", "prometheus_host": "10.30.0.5"}},
     )
-    assert [t for t, _ in targets_of(jobs["gateway"])] == ["10.30.0.5:29000"]
+    assert [t for t, _labels in targets_of(jobs["gateway"])] == ["10.30.0.5:29000"]
 
 
 def test_files_are_file_sd_json():
@@ -239,10 +240,10 @@ def test_filter_reads_gpu_type_and_router_variables():
     jobs = sglang_scrape_targets(plan, hostvars, routers=["router-1"])
     assert {
         lab["host"]: lab["gpu_type"]
-        for _, lab in targets_of(jobs["node"])
+        for _target, lab in targets_of(jobs["node"])
         if "gpu_type" in lab
     } == {"gpu-a1": "H100", "gpu-a2": "unknown", "gpu-b1": "H200", "gpu-b2": "Odd GPU"}
-    assert [t for t, _ in targets_of(jobs["gateway"])] == ["10.20.0.5:29001"]
+    assert [t for t, _labels in targets_of(jobs["gateway"])] == ["10.20.0.5:29001"]
 
 
 def test_filter_error_is_a_filter_error_naming_the_router():
