@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
 export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
 
-.PHONY: help test host-deps venv sglang-parser test-image router-wheels lint yamllint ansible-lint changelog-lint sanity unit \
+.PHONY: help test host-deps venv sglang-parser bench-venv test-image router-wheels lint yamllint ansible-lint changelog-lint sanity unit \
         molecule build bench-plan bench-rollout bench-weights bench-converge demo demo-down clean
 
 help:
@@ -45,6 +45,10 @@ venv: $(VENV)/.stamp
 
 sglang-parser:
 	tools/sglang-parser-venv.sh $(SGLANG_VENV)
+
+# The parser venv plus what sglang.bench_serving imports (playbooks/benchmark.yml runs it from there).
+bench-venv:
+	tools/sglang-bench-venv.sh $(SGLANG_VENV)
 
 test-image:
 	tools/build-test-image.sh
@@ -74,7 +78,7 @@ changelog-lint: venv
 sanity: venv
 	tools/ansible-test-sanity.sh
 
-unit: venv sglang-parser
+unit: venv sglang-parser bench-venv
 	pytest -q tests/unit tests/sglang_parser
 
 molecule: venv test-image router-wheels
@@ -89,7 +93,7 @@ bench-plan: venv
 bench-weights: host-deps venv test-image
 	$(BIN)/python benchmarks/bench_weights.py
 
-DEMO_DEPS := host-deps venv test-image router-wheels
+DEMO_DEPS := host-deps venv test-image router-wheels bench-venv
 
 demo: $(DEMO_DEPS)
 	tools/demo.sh run

@@ -9,6 +9,8 @@
 #                         batch's out-of-service window against the engine's start-to-
 #                         ready time and the serving capacity minimum (holds
 #                         /tmp/gpufleet-demo.lock while it runs)
+#   tools/demo.sh benchmark  up, then playbooks/benchmark.yml against the gateway (the table
+#                         `run` ends with)
 #   tools/demo.sh down    remove the containers and the network
 # Expects the Makefile's environment (venv on PATH, ANSIBLE_COLLECTIONS_PATH,
 # GPUFLEET_ROUTER_WHEELS): run it through `make demo`, `make bench-rollout`,
@@ -77,6 +79,23 @@ status() {
     | python3 -c 'import json,sys; [print("  %s status=%s healthy=%s load=%s" % (w["url"], w.get("status"), w.get("is_healthy"), w.get("load"))) for w in json.load(sys.stdin)["workers"]]'
 }
 
+# The serving benchmark (playbooks/benchmark.yml: SGLang's own bench_serving, from .venv-sglang) against the
+# gateway, from this machine. The emulator generates one token every SGLANG_EMULATOR_TOKEN_DELAY s (0.02) and the
+# tokenizer is a word-level test tokenizer (tools/bench_tokenizer.py): emulator figures, not a model's.
+benchmark() {
+  local ip
+  ip=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$NET\").IPAddress }}" demo-router)
+  .venv-sglang/bin/python tools/bench_tokenizer.py .cache/bench-tokenizer >/dev/null
+  ansible-playbook playbooks/benchmark.yml -i "$INVENTORY" -e "benchmark_url=http://$ip:30000" \
+    -e benchmark_model=deepseek-r1 -e "benchmark_tokenizer=$PWD/.cache/bench-tokenizer" \
+    -e benchmark_report_dir="$PWD/.cache/demo-benchmark" -e benchmark_label="demo fleet (emulator)" \
+    -e '{"benchmark_input_lens": [128], "benchmark_output_lens": [64], "benchmark_prompts_per_concurrency": 2}' \
+    >.cache/demo-benchmark.log || { tail -40 .cache/demo-benchmark.log; return 1; }
+  echo
+  echo "demo: serving benchmark through the gateway (.cache/demo-benchmark/sglang-bench.{json,md,png})"
+  cat .cache/demo-benchmark/sglang-bench.md
+}
+
 down() {
   for h in "${HOSTS[@]}"; do
     if docker rm -f "$h" >/dev/null 2>&1; then echo "demo: removed $h"; fi
@@ -87,9 +106,10 @@ down() {
 mkdir -p .cache
 case "${1:-run}" in
   up) up ;;
-  run) up; chat; rollout; status ;;
+  run) up; chat; rollout; status; benchmark ;;
+  benchmark) up; benchmark ;;
   # One user of the demo fleet at a time (other benchmarks run site.yml on it too).
   bench) exec 9>/tmp/gpufleet-demo.lock; flock 9; up; rollout ;;
   down) down ;;
-  *) echo "usage: $0 up|run|bench|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|run|bench|benchmark|down" >&2; exit 2 ;;
 esac

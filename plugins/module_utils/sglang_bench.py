@@ -265,7 +265,13 @@ def render_png(doc, path, title=None):
     ax1.set_ylabel("seconds")
     ax2.set_title("tok/s per request (mean)")
     ax2.set_ylabel("tokens/s")
+    concurrencies = sorted(set(r["concurrency"] for r in doc["runs"]))
     for ax in (ax1, ax2):
+        if len(concurrencies) > 1 and concurrencies[0] > 0:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(concurrencies)
+        ax.set_xticklabels([str(c) for c in concurrencies])
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("concurrency")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
