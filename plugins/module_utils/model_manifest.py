@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import stat
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 MANIFEST_VERSION = 1
 CACHE_VERSION = 1
@@ -46,7 +46,7 @@ class ManifestError(Exception):
 # --------------------------------------------------------------------- sizes
 
 
-def human_bytes(num):
+def human_bytes(num: float) -> str:
     """1536 -> '1.5 KiB'; binary units, one decimal."""
     num = float(num)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -56,7 +56,7 @@ def human_bytes(num):
     return "%.1f TiB" % num  # pragma: no cover - loop always returns
 
 
-def check_name(value, what):
+def check_name(value: Any, what: str) -> str:
     """A model name or revision used as a directory name: refuse what could escape or confuse."""
     value = "" if value is None else str(value)
     if not _REVISION.match(value) or value in (".", ".."):
@@ -74,7 +74,7 @@ def _excluded(rel, excludes):
     return top in excludes or rel in excludes
 
 
-def walk_files(root, excludes=DEFAULT_EXCLUDES):
+def walk_files(root: str, excludes: Iterable[str] = DEFAULT_EXCLUDES) -> Dict[str, os.stat_result]:
     """{relative posix path: os.stat_result} of the regular files under ``root``.
 
     Symlinks to files count as the file they point to (a dangling link is an
@@ -102,7 +102,7 @@ def walk_files(root, excludes=DEFAULT_EXCLUDES):
     return found
 
 
-def sha256_file(path, chunk=CHUNK_BYTES):
+def sha256_file(path: str, chunk: int = CHUNK_BYTES) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while True:
@@ -116,14 +116,15 @@ def sha256_file(path, chunk=CHUNK_BYTES):
 # --------------------------------------------------------------------- manifests
 
 
-def manifest_digest(files):
+def manifest_digest(files: List[Dict[str, Any]]) -> str:
     """``sha256:<hex>`` of the canonical file list (path, size, sha256), independent of metadata."""
     canon = [[f["path"], int(f["size"]), f["sha256"]] for f in sorted(files, key=lambda f: f["path"])]
     blob = json.dumps(canon, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def make_manifest(files, name=None, revision=None):
+def make_manifest(files: List[Dict[str, Any]], name: Optional[str] = None,
+                  revision: Optional[str] = None) -> Dict[str, Any]:
     files = sorted(({"path": f["path"], "size": int(f["size"]), "sha256": f["sha256"]} for f in files),
                    key=lambda f: f["path"])
     manifest = {
@@ -140,7 +141,7 @@ def make_manifest(files, name=None, revision=None):
     return manifest
 
 
-def dumps(manifest):
+def dumps(manifest: Dict[str, Any]) -> str:
     """Deterministic JSON text (one file per line keeps diffs readable)."""
     head = dict((k, v) for k, v in manifest.items() if k != "files")
     lines = ["{"]
@@ -167,7 +168,7 @@ def _check_rel_path(path, where):
         raise ManifestError("%s: file path %r must be relative, '/'-separated, without '.' or '..'" % (where, path))
 
 
-def loads(text, where="manifest"):
+def loads(text: str, where: str = "manifest") -> Dict[str, Any]:
     """Parse and validate manifest JSON; the stored digest must match the file list."""
     try:
         data = json.loads(text)
@@ -200,7 +201,7 @@ def loads(text, where="manifest"):
     return manifest
 
 
-def load_file(path):
+def load_file(path: str) -> Dict[str, Any]:
     try:
         with open(path, "r") as handle:
             text = handle.read()
@@ -215,11 +216,11 @@ def load_file(path):
 # --------------------------------------------------------------------- hash cache
 
 
-def empty_cache():
+def empty_cache() -> Dict[str, Any]:
     return {"version": CACHE_VERSION, "files": {}}
 
 
-def loads_cache(text):
+def loads_cache(text: str) -> Dict[str, Any]:
     """A cache that cannot be read is an empty cache (it only saves time)."""
     try:
         data = json.loads(text)
@@ -230,7 +231,7 @@ def loads_cache(text):
     return data
 
 
-def load_cache(path):
+def load_cache(path: Optional[str]) -> Dict[str, Any]:
     if not path or not os.path.isfile(path):
         return empty_cache()
     try:
@@ -240,7 +241,7 @@ def load_cache(path):
         return empty_cache()
 
 
-def dumps_cache(cache):
+def dumps_cache(cache: Dict[str, Any]) -> str:
     return json.dumps(cache, sort_keys=True, separators=(",", ":")) + "\n"
 
 
@@ -284,7 +285,9 @@ def _hash(root, rel, st, cache, new_cache, full, stats, hasher):
     return digest
 
 
-def scan(root, excludes=DEFAULT_EXCLUDES, cache=None, full=False, hasher=sha256_file, name=None, revision=None):
+def scan(root: str, excludes: Iterable[str] = DEFAULT_EXCLUDES, cache: Optional[Dict[str, Any]] = None, full: bool = False,
+         hasher: Callable[[str], str] = sha256_file, name: Optional[str] = None,
+         revision: Optional[str] = None) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, int]]:
     """Manifest of ``root``. Returns (manifest, new_cache, stats dict)."""
     cache = cache or empty_cache()
     new_cache = empty_cache()
@@ -296,11 +299,13 @@ def scan(root, excludes=DEFAULT_EXCLUDES, cache=None, full=False, hasher=sha256_
     return make_manifest(files, name, revision), new_cache, stats.as_dict()
 
 
-def problem(kind, path, detail):
+def problem(kind: str, path: str, detail: str) -> Dict[str, str]:
     return {"kind": kind, "path": path, "detail": detail}
 
 
-def verify(root, manifest, excludes=DEFAULT_EXCLUDES, cache=None, full=False, hasher=sha256_file):
+def verify(root: str, manifest: Dict[str, Any], excludes: Iterable[str] = DEFAULT_EXCLUDES,
+           cache: Optional[Dict[str, Any]] = None, full: bool = False,
+           hasher: Callable[[str], str] = sha256_file) -> Dict[str, Any]:
     """Compare ``root`` with ``manifest``.
 
     Problems (each ``{kind, path, detail}``): ``missing``, ``size`` (no hash is
@@ -341,7 +346,7 @@ def verify(root, manifest, excludes=DEFAULT_EXCLUDES, cache=None, full=False, ha
             "new_cache": new_cache, "stats": stats.as_dict()}
 
 
-def summarize(problems, limit=5):
+def summarize(problems: List[Dict[str, str]], limit: int = 5) -> str:
     """'3 problems: a.bin: missing; b.bin: size 1, expected 2; ... (+1 more)'."""
     if not problems:
         return "no problems"
@@ -352,7 +357,7 @@ def summarize(problems, limit=5):
     return "%d problem%s: %s%s" % (len(problems), plural, "; ".join(shown), suffix)
 
 
-def repair(root, problems, remove=os.remove):
+def repair(root: str, problems: List[Dict[str, str]], remove: Callable[[str], None] = os.remove) -> List[str]:
     """Delete the files a fetch must bring again (size/hash mismatch, unreadable, extra).
 
     Returns the relative paths removed. Missing files need nothing. Paths come
@@ -380,7 +385,7 @@ def repair(root, problems, remove=os.remove):
 # --------------------------------------------------------------------- disk space
 
 
-def free_bytes(path, statvfs=os.statvfs):
+def free_bytes(path: str, statvfs: Callable[[str], Any] = os.statvfs) -> Tuple[int, str]:
     """Free bytes (for an unprivileged writer) of the filesystem that holds ``path``
     or, when it does not exist yet, its nearest existing parent."""
     probe = os.path.abspath(path)
@@ -393,7 +398,8 @@ def free_bytes(path, statvfs=os.statvfs):
     return st.f_bavail * st.f_frsize, probe
 
 
-def disk_check(host, path, total_bytes, present_bytes, free, margin_pct=5.0, margin_bytes=0, extra_bytes=0):
+def disk_check(host: str, path: str, total_bytes: int, present_bytes: int, free: int, margin_pct: float = 5.0,
+               margin_bytes: int = 0, extra_bytes: int = 0) -> Dict[str, Any]:
     """Is there room for the rest of a model? Returns ``{ok, needed, free, shortfall, msg}``.
 
     needed = (total - present) * (1 + pct/100) + margin_bytes + extra_bytes
@@ -422,14 +428,15 @@ def disk_check(host, path, total_bytes, present_bytes, free, margin_pct=5.0, mar
 # --------------------------------------------------------------------- current link
 
 
-def read_link(link):
+def read_link(link: str) -> Optional[str]:
     try:
         return os.readlink(link)
     except OSError:
         return None
 
 
-def switch_link(link, target, symlink=os.symlink, replace=os.replace):
+def switch_link(link: str, target: str, symlink: Callable[[str, str], None] = os.symlink,
+                replace: Callable[[str, str], None] = os.replace) -> Tuple[bool, Optional[str]]:
     """Point ``link`` at ``target`` atomically (a temporary link renamed over it).
 
     Returns (changed, previous target or None). Refuses to replace a real
@@ -454,7 +461,7 @@ def switch_link(link, target, symlink=os.symlink, replace=os.replace):
     return True, previous
 
 
-def revisions_to_prune(revisions, keep, protect):
+def revisions_to_prune(revisions: Iterable[Tuple[str, float]], keep: int, protect: Iterable[str]) -> List[str]:
     """Which revision directories to delete: keep the ``keep`` newest (by mtime) and every name in ``protect``.
 
     ``revisions``: [(name, mtime)]. ``keep`` 0 disables pruning.
@@ -470,14 +477,14 @@ def revisions_to_prune(revisions, keep, protect):
     return sorted(n for n, _m in revisions if n not in kept)
 
 
-def remove_tree(path):
+def remove_tree(path: str) -> None:
     shutil.rmtree(path)
 
 
 # --------------------------------------------------------------------- module runners
 
 
-def write_text(path, text, check_mode=False, mode=0o644):
+def write_text(path: str, text: str, check_mode: bool = False, mode: int = 0o644) -> bool:
     """Write ``text`` to ``path`` atomically when it differs. Returns whether it differed."""
     try:
         with open(path, "r") as handle:
@@ -608,7 +615,7 @@ def run_verify(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]
     return result
 
 
-def run_switch(p, check_mode=False):
+def run_switch(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]:
     """What the model_switch module does. Raises ManifestError.
 
     Layout under ``path``: ``revisions/<rev>/``, ``staging/<rev>/``,
