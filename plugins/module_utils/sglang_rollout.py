@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 Share = Union[int, str]
 
@@ -208,7 +208,7 @@ def _positive_number(value: Any, name: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise RolloutError("%s=%r is not a number; set it to a number above 0" % (name, value))
-    if not number > 0 or math.isinf(number):
+    if math.isnan(number) or math.isinf(number) or number <= 0:
         raise RolloutError("%s=%r must be above 0" % (name, value))
     return number
 
