@@ -47,7 +47,7 @@ COLUMNS = [
     ("e2e_p50_s", "latency p50 s", "%.3f", -1),
     ("e2e_p99_s", "latency p99 s", "%.3f", -1),
 ]
-DIRECTION = dict((key, direction) for key, _h, _f, direction in COLUMNS)
+DIRECTION = {key: direction for key, _h, _f, direction in COLUMNS}
 DEFAULT_METRICS = ["ttft_p50_s", "ttft_p99_s", "tok_s_per_request", "tok_s_per_request_p99", "output_tok_s"]
 SHAPE_KEYS = ("input_len", "output_len", "concurrency")
 
@@ -129,7 +129,7 @@ def build_report(records, target=None, sglang_version=None, num_prompts=None, la
         # num_prompts: requests sent per run, a number or a function of the run's concurrency
         n = num_prompts(int(rec["max_concurrency"] or 0)) if callable(num_prompts) else num_prompts
         rows.append(row_of(rec, n))
-        raw.append(dict((k, v) for k, v in rec.items() if k != "server_info"))
+        raw.append({k: v for k, v in rec.items() if k != "server_info"})
     order = sorted(range(len(rows)), key=lambda i: tuple(rows[i][k] for k in SHAPE_KEYS))
     return {"report_version": REPORT_VERSION, "tool": "sglang.bench_serving", "sglang_version": sglang_version,
             "target": target, "label": label, "columns": [c[0] for c in COLUMNS],
@@ -151,7 +151,7 @@ def render_markdown(doc, comparison=None, png_name=None):
     lines.append("")
     meta = ["tool `sglang.bench_serving` %s" % (doc.get("sglang_version") or ""),
             "target `%s`" % (doc.get("target") or "?")]
-    backends = sorted(set(str(r.get("backend")) for r in doc["runs"]))
+    backends = sorted({str(r.get("backend")) for r in doc["runs"]})
     meta.append("backend %s" % ", ".join("`%s`" % b for b in backends))
     lines.append(", ".join(meta))
     lines.append("")

@@ -18,7 +18,7 @@ description:
   - With O(baseline), compares each (prompt, max tokens, concurrency) shape with the baseline report and lists every
     metric worse by more than O(threshold_pct) percent. The module never fails on a regression; the playbook
     decides (C(benchmark_fail_on_regression)).
-  - Runs on the controller (C(delegate_to: localhost)).
+  - "Runs on the controller (C(delegate_to: localhost))."
 author:
   - gpufleet.sglang contributors (@gpufleet)
 options:
