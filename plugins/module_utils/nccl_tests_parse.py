@@ -101,7 +101,6 @@ class NcclTestsError(ValueError):
     """Input the checker cannot work with (bad option values, unreadable files)."""
 
 
-
 # ----------------------------------------------------------------- helpers
 
 def _num(value):

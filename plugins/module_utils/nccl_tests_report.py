@@ -30,6 +30,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse i
 )
 from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_verdict import bisect, evaluate
 
+
 # ----------------------------------------------------------------- reports
 
 def report_name(verdict: Mapping[str, Any]) -> str:

@@ -298,8 +298,8 @@ def test_run_check_json_mode_reads_the_mpi_cause_from_stdout_and_names_the_colle
     """The role's -J mode: the JSON file never appears when MPI_Init fails; the cause is in the stdout."""
     (tmp_path / "node_all_reduce_perf.txt").write_text(fixture(NO_RSH_AGENT))
     result = ntr.run_check({"src": str(tmp_path / "node_all_reduce_perf.json"),
-                           "log_src": str(tmp_path / "node_all_reduce_perf.txt"), "host": "gpu-a1", "rc": 1,
-                           "collective": "all_reduce_perf", "min_busbw_gbps": 0, "report_dir": str(tmp_path / "r")})
+                            "log_src": str(tmp_path / "node_all_reduce_perf.txt"), "host": "gpu-a1", "rc": 1,
+                            "collective": "all_reduce_perf", "min_busbw_gbps": 0, "report_dir": str(tmp_path / "r")})
     assert not result["passed"] and result["collective"] == "all_reduce_perf"
     assert "plm_rsh_agent: ssh : rsh" in result["failures"][0]
     assert [os.path.basename(path) for path in result["reports"]][0].startswith("node_gpu-a1_all_reduce_perf.")
@@ -566,7 +566,7 @@ def test_write_reports_modes_check_mode_and_idempotence(tmp_path):
 
 def test_bisect_counts_a_node_whose_check_errored_as_a_suspect():
     res = ntv.bisect(GROUP_FAILED, {"gpu-a1": node(True, 355.0),
-                                   "gpu-a2": {"failed": True, "msg": "src /x cannot be read"}})
+                                    "gpu-a2": {"failed": True, "msg": "src /x cannot be read"}})
     assert res["suspects"] == ["gpu-a2"] and "src /x cannot be read" in res["message"]
 
 
