@@ -1,28 +1,70 @@
 #!/usr/bin/env bash
 # make bench-converge: what a converge that changes nothing costs on the demo fleet,
 # against a bare fact-gathering play on the same hosts (benchmarks/converge_facts.yml).
-# Brings the demo fleet up and converges it first (tools/demo.sh up), so the timed
-# site.yml is a no-op; it fails if that run changes anything. The fact-gathering play
-# runs BENCH_FACTS_RUNS times (default 3, the median counts), site.yml BENCH_SITE_RUNS
-# times (default 1, the median counts). Last line: noop_s=... facts_s=... ratio=...
+# The fleet is a private copy of the demo's (inventories/demo, its group_vars, the same
+# container options), containers ${BENCH_CONVERGE_PREFIX:-cv-}<host> on a network of its own,
+# so `make demo`/`make bench-rollout` can run meanwhile. It is brought up and converged
+# first (kept for the next run; BENCH_CONVERGE_DOWN=1 removes it at the end), so the timed
+# site.yml is a no-op; the bench fails if that run changes anything. The fact-gathering
+# play runs BENCH_FACTS_RUNS times (default 3), site.yml BENCH_SITE_RUNS times (default 1);
+# the medians count. Last line: noop_s=... facts_s=... ratio=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-INVENTORY=inventories/demo
+ROOT=$PWD
+PREFIX=${BENCH_CONVERGE_PREFIX:-cv-}
+NET=${PREFIX}gpufleet-demo
+IMAGE=${GPUFLEET_TEST_IMAGE:-gpufleet/debian12-systemd:latest}
 LOG=.cache/bench-converge
+INVENTORY=$LOG/inventory
+HOSTS=(demo-a1 demo-a2 demo-b1 demo-b2 demo-router)
 mkdir -p "$LOG"
 
-tools/demo.sh up > "$LOG/up.log" 2>&1 || { tail -40 "$LOG/up.log"; echo "bench-converge: tools/demo.sh up failed" >&2; exit 1; }
+# The demo inventory, each host reached in its own container.
+rm -rf "$INVENTORY" && mkdir -p "$INVENTORY" && cp -r inventories/demo/group_vars "$INVENTORY/"
+python3 - "$PREFIX" inventories/demo/hosts.yml "$INVENTORY/hosts.yml" <<'PY'
+import sys, yaml
+prefix, src, dest = sys.argv[1:]
+inv = yaml.safe_load(open(src))
+def walk(group):
+    for name, hv in list((group.get("hosts") or {}).items()):
+        group["hosts"][name] = dict(hv or {}, ansible_host=prefix + name)
+    for child in (group.get("children") or {}).values():
+        walk(child or {})
+walk(inv["all"])
+yaml.safe_dump(inv, open(dest, "w"), default_flow_style=False)
+PY
+EXTRA=(-e "sglang_server_emulator_checkout=$ROOT")
+
+docker network inspect "$NET" >/dev/null 2>&1 || docker network create "$NET" >/dev/null
+for h in "${HOSTS[@]}"; do
+  c=$PREFIX$h
+  if [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" != "true" ]; then
+    docker rm -f "$c" >/dev/null 2>&1 || true
+    # tools/demo.sh's options: systemd as PID 1 without --privileged.
+    docker run -d --name "$c" --hostname "$h" --network "$NET" \
+      --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
+      -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$IMAGE" /sbin/init >/dev/null
+  fi
+done
+for h in "${HOSTS[@]}"; do
+  for _ in $(seq 1 60); do
+    case "$(docker exec "$PREFIX$h" systemctl is-system-running 2>/dev/null || true)" in running|degraded) break ;; esac
+    sleep 1
+  done
+done
 
 timed() {  # timed NAME PLAYBOOK: runs it, prints the seconds
   local start end
   start=$(date +%s.%N)
-  ansible-playbook "$2" -i "$INVENTORY" > "$LOG/$1.log" 2>&1 || { tail -40 "$LOG/$1.log" >&2; echo "bench-converge: $2 failed" >&2; return 1; }
+  ansible-playbook "$2" -i "$INVENTORY" "${EXTRA[@]}" > "$LOG/$1.log" 2>&1 \
+    || { tail -40 "$LOG/$1.log" >&2; echo "bench-converge: $2 failed (see $LOG/$1.log)" >&2; return 1; }
   end=$(date +%s.%N)
   python3 -c "print('%.2f' % ($end - $start))"
 }
-
 median() { python3 -c 'import statistics, sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
+echo "bench-converge: converging the fleet first (site.yml)"
+up_s=$(timed up site.yml)
 facts=()
 for i in $(seq 1 "${BENCH_FACTS_RUNS:-3}"); do facts+=("$(timed "facts-$i" benchmarks/converge_facts.yml)"); done
 site=()
@@ -30,12 +72,17 @@ for i in $(seq 1 "${BENCH_SITE_RUNS:-1}"); do
   site+=("$(timed "noop-$i" site.yml)")
   changed=$(sed -n '/PLAY RECAP/,$p' "$LOG/noop-$i.log" | grep -o 'changed=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)
   if [ "$changed" != "0" ]; then
-    echo "bench-converge: the converge after 'up' changed $changed thing(s): not a no-op (see $LOG/noop-$i.log)" >&2
+    echo "bench-converge: the converge after the first one changed $changed thing(s): not a no-op (see $LOG/noop-$i.log)" >&2
     exit 1
   fi
 done
+if [ "${BENCH_CONVERGE_DOWN:-0}" = 1 ]; then
+  for h in "${HOSTS[@]}"; do docker rm -f "$PREFIX$h" >/dev/null 2>&1 || true; done
+  docker network rm "$NET" >/dev/null 2>&1 || true
+fi
 facts_s=$(median "${facts[@]}")
 noop_s=$(median "${site[@]}")
-echo "fact-gathering play (5 hosts): ${facts[*]} s, median $facts_s s"
-echo "no-op site.yml (5 hosts)     : ${site[*]} s, median $noop_s s (changed=0)"
+echo "first converge (site.yml)     : $up_s s"
+echo "fact-gathering play (5 hosts) : ${facts[*]} s, median $facts_s s"
+echo "no-op site.yml (5 hosts)      : ${site[*]} s, median $noop_s s (changed=0)"
 echo "noop_s=$noop_s facts_s=$facts_s ratio=$(python3 -c "print('%.2f' % ($noop_s / $facts_s))")"

@@ -10,22 +10,26 @@ incompressible) is distributed with rsync over SSH, as the model_sync role does:
 
 * single: one node pulls from the source (the time of one copy over one link);
 * naive:  all N nodes pull from the source at once;
-* fanout: the seed pulls from the source, then the nodes copy from nodes that
+* waves:  the seed pulls from the source, then the nodes copy from nodes that
   hold a verified copy, in the waves planned by the collection's own
   plugins/module_utils/model_fanout.py; every copy is verified against the
   manifest (plugins/module_utils/model_manifest.py, run inside the node) before
-  it serves.
+  it serves (whole-model waves, the role's behaviour before the pipeline);
+* fanout: the same tree as one pipeline (model_fanout.pipeline, what the role
+  does now): every node runs the collection's follower
+  (plugins/module_utils/model_fanout_fetch.py, inside the node) behind its
+  parent, fetching each file as soon as the parent holds it verified.
 
 Both naive and fanout end with every node verified. Prints wall times and their
 ratio to the single copy (1.0 is the physical limit); the last line is
-``nodes=… size_mb=… (MiB) single_s=… naive_s=… fanout_s=… fanout_ratio=… naive_ratio=… source_copies=…``.
+``nodes=… size_mb=… (MiB) single_s=… naive_s=… waves_s=… fanout_s=… fanout_ratio=… waves_ratio=… naive_ratio=… source_copies=…``.
 Ansible's own task overhead is not included (see the README for the role's).
 
 Needs Docker and the test image (tools/build-test-image.sh); builds a derived
 image with rsync and sshd once (gpufleet/bench-weights, kept as a cache; --rm-image
 removes it). Containers and the network (prefix bw-) are always removed.
 
-    python benchmarks/bench_weights.py [--nodes 8] [--size-mb 256] [--rate 200mbit] [--peer-rate 2gbit]
+    python benchmarks/bench_weights.py [--nodes 8] [--size-mb 256] [--files 4] [--rate 200mbit] [--peer-rate 2gbit]
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout import SOURCE, plan  # noqa: E402
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout import SOURCE, pipeline, plan  # noqa: E402
 
 BASE_IMAGE = os.environ.get("GPUFLEET_TEST_IMAGE", "gpufleet/debian12-systemd:latest")
 PACKAGES = "rsync openssh-server openssh-client"
@@ -50,6 +54,8 @@ MODEL = "/models/m"
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 RSYNC = ["rsync", "--archive", "--partial", "--delete", "--no-compress", "-e", SSH]
 MM_IN_CONTAINER = "/opt/model_manifest.py"
+# The collection's module_utils inside the nodes, importable as the collection names them.
+MU_IN_CONTAINER = "/opt/ansible_collections/gpufleet/sglang/plugins/module_utils"
 
 
 def log(msg):
@@ -118,6 +124,10 @@ class Fleet(object):
         for name in [self.src] + self.nodes:
             run(["docker", "cp", os.path.join(ROOT, "plugins", "module_utils", "model_manifest.py"),
                  "%s:%s" % (name, MM_IN_CONTAINER)])
+            dexec(name, "mkdir", "-p", MU_IN_CONTAINER)
+            for util in ("model_manifest.py", "model_fanout_fetch.py"):
+                run(["docker", "cp", os.path.join(ROOT, "plugins", "module_utils", util),
+                     "%s:%s/%s" % (name, MU_IN_CONTAINER, util)])
         self.shape(self.src, self.rate)
         if self.peer_rate:
             for node in self.nodes:
@@ -139,7 +149,7 @@ class Fleet(object):
         run(["docker", "network", "rm", self.net], check=False)
 
 
-def make_model(fleet, size_mb, files=4):
+def make_model(fleet, size_mb, files):
     per = max(1, size_mb // files)
     script = ["set -e", "mkdir -p %s/revisions/r1" % MODEL]
     for i in range(1, files + 1):
@@ -191,15 +201,47 @@ def naive(fleet):
     return time.monotonic() - start
 
 
-def fanout(fleet, seeds, peer_fanout, max_parallel):
+def waves(fleet, seeds, peer_fanout, max_parallel):
     the_plan = plan(fleet.nodes, [], seed_count=seeds, peer_fanout=peer_fanout, max_parallel=max_parallel)
     start = time.monotonic()
     for index, wave in enumerate(the_plan["waves"]):
         t0 = time.monotonic()
         parallel([pull_argv(c["dest"], fleet.src if c["src"] == SOURCE else c["src"]) for c in wave])
         parallel([verify_and_promote_argv(c["dest"]) for c in wave])
-        log("  fan-out wave %d: %d cop%s in %.1f s" % (index, len(wave), "y" if len(wave) == 1 else "ies",
+        log("  wave %d: %d cop%s in %.1f s" % (index, len(wave), "y" if len(wave) == 1 else "ies",
                                                         time.monotonic() - t0))
+    return time.monotonic() - start, the_plan
+
+
+def follow_argv(node, fleet, copy, token):
+    """The collection's follower in ``node``, behind its parent (the source or a node)."""
+    import json
+    if copy["src"] == SOURCE:
+        src, ready = "%s:%s/revisions/r1/" % (fleet.src, MODEL), ""
+    else:
+        src, ready = "%s:%s/staging/r1/" % (copy["src"], MODEL), "%s:%s/staging/r1.ready" % (copy["src"], MODEL)
+    params = {"dest": "%s/staging/r1" % MODEL, "manifest": "/models/r1.json", "cache": "/models/r1.cache.json",
+              "src": src, "src_ready": ready, "src_complete": copy["src_complete"], "ssh": SSH, "token": token,
+              "poll_interval": 0.1, "stall_timeout": 120}
+    code = ("import json, sys; sys.path.insert(0, '/opt'); "
+            "from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout_fetch import run; "
+            "print(json.dumps(run(json.loads(sys.argv[1]))))")
+    return ["docker", "exec", node, "python3", "-c", code, json.dumps(params)]
+
+
+def promote_argv(node):
+    return ["docker", "exec", node, "mv", "-T", "%s/staging/r1" % MODEL, "%s/revisions/r1" % MODEL]
+
+
+def fanout(fleet, seeds, peer_fanout, max_parallel):
+    """One pipeline: every node follows its parent file by file; then each verified copy becomes the revision."""
+    the_plan = pipeline(fleet.nodes, [], seed_count=seeds, peer_fanout=peer_fanout, max_parallel=max_parallel)
+    token = "bench-%d" % time.time_ns()
+    start = time.monotonic()
+    parallel([follow_argv(dest, fleet, copy, token) for dest, copy in sorted(the_plan["copies"].items())])
+    t_follow = time.monotonic() - start
+    parallel([promote_argv(n) for n in fleet.nodes])
+    log("  pipeline: %d copies, %d level(s), followed in %.1f s" % (len(the_plan["copies"]), the_plan["depth"], t_follow))
     return time.monotonic() - start, the_plan
 
 
@@ -207,6 +249,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=int(os.environ.get("BENCH_NODES", 8)))
     parser.add_argument("--size-mb", type=int, default=int(os.environ.get("BENCH_SIZE_MB", 256)))
+    parser.add_argument("--files", type=int, default=int(os.environ.get("BENCH_FILES", 4)),
+                        help="files of the model (DeepSeek-R1: 163 safetensors shards)")
     parser.add_argument("--rate", default=os.environ.get("BENCH_RATE", "200mbit"), help="source uplink (tc rate)")
     parser.add_argument("--peer-rate", default=os.environ.get("BENCH_PEER_RATE", "2gbit"),
                         help="each node's uplink (tc rate; '' leaves them unshaped)")
@@ -222,7 +266,7 @@ def main(argv=None):
         log("fleet: 1 source + %d nodes on %s; source uplink %s, node uplinks %s"
             % (args.nodes, fleet.net, args.rate, args.peer_rate or "unshaped"))
         fleet.up()
-        size, manifest = make_model(fleet, args.size_mb)
+        size, manifest = make_model(fleet, args.size_mb, args.files)
         log("model: %.1f MiB, random (incompressible)" % (size / 1048576.0))
 
         reset_nodes(fleet, manifest)
@@ -234,8 +278,12 @@ def main(argv=None):
         log("naive, every node pulls from the source: %.1f s" % naive_s)
 
         reset_nodes(fleet, manifest)
+        waves_s, wave_plan = waves(fleet, args.seeds, args.peer_fanout, args.max_parallel)
+        log("waves, %d seed(s) then peers in %d wave(s): %.1f s" % (args.seeds, len(wave_plan["waves"]) - 1, waves_s))
+
+        reset_nodes(fleet, manifest)
         fan_s, the_plan = fanout(fleet, args.seeds, args.peer_fanout, args.max_parallel)
-        log("fan-out, %d seed(s) then peers in %d wave(s): %.1f s" % (args.seeds, len(the_plan["waves"]) - 1, fan_s))
+        log("fan-out, one pipeline (%d level(s)): %.1f s" % (the_plan["depth"], fan_s))
     finally:
         fleet.down()
         if args.rm_image:
@@ -244,12 +292,14 @@ def main(argv=None):
     print("single copy over one link : %7.1f s   ratio 1.00 (the physical limit)" % single)
     print("naive (all pull source)   : %7.1f s   ratio %.2f   source uplink carried %d copies"
           % (naive_s, naive_s / single, args.nodes))
-    print("fan-out (seeds + peers)   : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
+    print("waves (whole-model waves) : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
+          % (waves_s, waves_s / single, wave_plan["source_copies"], "y" if wave_plan["source_copies"] == 1 else "ies"))
+    print("fan-out (one pipeline)    : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
           % (fan_s, fan_s / single, the_plan["source_copies"], "y" if the_plan["source_copies"] == 1 else "ies"))
-    print("nodes=%d size_mb=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f fanout_s=%.1f "
-          "fanout_ratio=%.2f naive_ratio=%.2f source_copies=%d"
-          % (args.nodes, round(size / 1048576.0), args.rate, args.peer_rate or "none", single, naive_s, fan_s,
-             fan_s / single, naive_s / single, the_plan["source_copies"]))
+    print("nodes=%d size_mb=%d files=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f waves_s=%.1f fanout_s=%.1f "
+          "fanout_ratio=%.2f waves_ratio=%.2f naive_ratio=%.2f source_copies=%d"
+          % (args.nodes, round(size / 1048576.0), args.files, args.rate, args.peer_rate or "none", single, naive_s,
+             waves_s, fan_s, fan_s / single, waves_s / single, naive_s / single, the_plan["source_copies"]))
     return 0
 
 
