@@ -171,22 +171,22 @@ def render_markdown(doc, comparison=None, png_name=None):
 
 
 def render_comparison(comparison):
-    lines = ["### Against the baseline (%s, threshold %.1f %%)" % (comparison.get("baseline") or "?",
-                                                                  comparison["threshold_pct"])]
+    head = (comparison.get("baseline") or "?", comparison["threshold_pct"])
+    lines = ["### Against the baseline (%s, threshold %.1f %%)" % head]
     if comparison["regressions"]:
         lines.append("")
         lines.append("| shape | metric | baseline | now | change |")
         lines.append("|---|---|---:|---:|---:|")
         for r in comparison["regressions"]:
-            lines.append("| %s | %s | %.4g | %.4g | %+.1f %% |" % (r["shape"], r["metric"], r["baseline"],
-                                                                   r["current"], r["change_pct"]))
+            cells = (r["shape"], r["metric"], r["baseline"], r["current"], r["change_pct"])
+            lines.append("| %s | %s | %.4g | %.4g | %+.1f %% |" % cells)
         lines.append("")
-        lines.append("**%d regression(s)** beyond %.1f %%." % (len(comparison["regressions"]),
-                                                               comparison["threshold_pct"]))
+        count = (len(comparison["regressions"]), comparison["threshold_pct"])
+        lines.append("**%d regression(s)** beyond %.1f %%." % count)
     else:
         lines.append("")
-        lines.append("No regression beyond %.1f %% in %d compared values." % (comparison["threshold_pct"],
-                                                                             comparison["compared"]))
+        count = (comparison["threshold_pct"], comparison["compared"])
+        lines.append("No regression beyond %.1f %% in %d compared values." % count)
     if comparison["missing"]:
         lines.append("")
         lines.append("Not in the baseline: %s." % ", ".join(comparison["missing"]))

@@ -70,6 +70,8 @@ options:
     description: Write the PNG (needs matplotlib on the controller).
     type: bool
     default: true
+extends_documentation_fragment:
+  - gpufleet.sglang.attributes
 attributes:
   check_mode:
     support: full

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_sglang_emulator import catalog, free_port, launch, node_args, status, wait_until  # noqa: E402,F401
+# catalog and launch are pytest fixtures used by name
+from test_sglang_emulator import catalog, launch  # noqa: E402,F401  # pylint: disable=unused-import
+from test_sglang_emulator import free_port, node_args, status, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("SGLANG_BENCH_PYTHON", str(REPO / ".venv-sglang" / "bin" / "python"))
@@ -28,7 +30,7 @@ TOKEN_DELAY = 0.01
 
 def bench_python():
     probe = subprocess.run([PYTHON, "-c", "import transformers, tokenizers, datasets, sglang"],
-                           capture_output=True, text=True, timeout=300) if os.path.exists(PYTHON) else None
+                           capture_output=True, text=True, timeout=300, check=False) if os.path.exists(PYTHON) else None
     if probe is None or probe.returncode != 0:
         pytest.fail("benchmark venv missing or incomplete at %s: run tools/sglang-bench-venv.sh (make unit does)%s"
                     % (PYTHON, "" if probe is None else "\n" + probe.stderr[-2000:]))
@@ -40,7 +42,7 @@ def playbook(*extra, check=True):
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / "benchmark.yml"),
             "-i", "localhost,", "-l", "localhost"] + list(extra)
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO))
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO), check=False)
     if check and out.returncode != 0:
         pytest.fail("benchmark.yml failed (rc %d):\n%s\n%s" % (out.returncode, out.stdout[-6000:], out.stderr[-3000:]))
     return out
