@@ -152,6 +152,13 @@ def wait_drained(base_url, timeout_s=300, delay_s=1, request_timeout=10, api_key
                 return {"drained": True, "detail": "drained", "waited_s": round(clock() - start, 1),
                         "running": running, "queued": queued or 0}
             detail = "%d running, %d queued" % (running, queued or 0)
+        elif status == 404:
+            # SGLang mounts /metrics only with --enable-metrics (srt/entrypoints/http_server.py:
+            # `if get_observability().enable_metrics: add_prometheus_middleware(app)`, 0.5.23):
+            # a 404 never turns into figures, so waiting for the drain timeout would only stall.
+            return {"drained": False, "waited_s": round(clock() - start, 1), "running": None, "queued": None,
+                    "detail": "%s -> 404: start SGLang with --enable-metrics (sglang_enable_metrics: true) "
+                              "so drains can be observed" % url}
         elif status == 0:
             # Nothing answers: nothing can be in flight.
             return {"drained": True, "detail": "not running (%s)" % body, "waited_s": round(clock() - start, 1),

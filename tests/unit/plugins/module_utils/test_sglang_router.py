@@ -273,5 +273,23 @@ def test_wait_drained_needs_metrics():
     assert not res["drained"] and "--enable-metrics" in res["detail"]
 
 
+def test_wait_drained_without_metrics_route_fails_at_once():
+    # SGLang mounts /metrics only with --enable-metrics (srt/entrypoints/http_server.py:
+    # `if get_observability().enable_metrics: add_prometheus_middleware(app)`); without it
+    # /metrics is a 404, which must not be waited on until the drain timeout.
+    calls = []
+
+    def get(u, t, k=None):
+        calls.append(u)
+        return (404, '{"detail":"Not Found"}')
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+    res = wait_drained("http://h:1", timeout_s=5, get=get, sleep=sleep, clock=lambda: now[0])
+    assert not res["drained"] and "--enable-metrics" in res["detail"] and "404" in res["detail"]
+    assert len(calls) == 1
+
+
 def test_a_server_that_is_gone_is_drained():
     assert wait_drained("http://h:1", get=lambda u, t, k=None: (0, "refused"), sleep=lambda s: None)["drained"]
