@@ -149,7 +149,7 @@ def parse(text: object) -> NcclNetReport:
 def _expected_ports(expected_hcas: list[str]) -> list[tuple[str, int | None]]:
     out = []
     for item in expected_hcas or []:
-        name, _, port = str(item).lstrip("=^").partition(":")
+        name, _sep, port = str(item).lstrip("=^").partition(":")
         out.append((name, int(port) if port.isdigit() else None))
     return out
 
@@ -188,10 +188,10 @@ def judge(report: NcclNetReport, expected: str, expected_hcas: list[str] | None 
                        "orders of magnitude slower. NCCL reported:%s\n  likely causes: %s"
                        % (where, label, lines, _causes(report, expected, first)), report.evidence)
     if observed != expected:
+        first = ["link", "hca_list"] if observed in TRANSPORTS else ["hca_list"]
         return Verdict(False, expected, observed,
                        "%s: NCCL uses %s where %s was expected. NCCL reported:%s\n  likely causes: %s"
-                       % (where, observed, label, lines, _causes(report, expected, ["link", "hca_list"]
-                                                                  if observed in TRANSPORTS else ["hca_list"])),
+                       % (where, observed, label, lines, _causes(report, expected, first)),
                        report.evidence)
     used = [(d["name"], d["port"]) for d in report.ib_devices]
     want = _expected_ports(expected_hcas or [])

@@ -13,10 +13,10 @@ version_added: 0.1.0
 description:
   - Reads the NCCL debug files (C(NCCL_DEBUG=INFO), C(NCCL_DEBUG_SUBSYS=INIT,NET), C(NCCL_DEBUG_FILE)) that the
     unit's processes wrote since its current main process started, one per process (SGLang runs a scheduler per
-    GPU), and judges NCCL's own lines (C(Using network IB), C(NET/IB : Using [0]mlx5_0:1/IB ...)) against the
-    expected transport and compute HCAs.
+    GPU), and judges NCCL's own lines (C(Using network IB) and the device list of C(NET/IB) such as
+    C([0]mlx5_0:1/IB)) against the expected transport and compute HCAs.
   - A C(NET/Socket) fallback, a missing HCA, another link layer or no debug file at all is a finding naming the
-    rank, the file, what NCCL reported and the likely causes. The module does not fail on a finding: it returns
+    rank, the file, what NCCL reported and the likely causes. The module does not fail on a finding; it returns
     C(ok=false) and the caller (the sglang_server role) stops and reports the group.
   - Optionally writes a node-exporter textfile C(gpufleet_nccl_transport_ok{model_group,node_rank,expected,observed})
     and removes debug files of earlier starts.

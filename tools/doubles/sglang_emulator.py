@@ -1684,7 +1684,7 @@ def nccl_debug_lines(env, hostname, pid, local_gpus=1):
     hca_env = env.get("NCCL_IB_HCA")
     hcas = []
     for item in (hca_env or "mlx5_0:1").lstrip("=^").split(","):
-        name, _, port = item.strip().partition(":")
+        name, _sep, port = item.strip().partition(":")
         if name:
             hcas.append((name, int(port) if port.isdigit() else 1))
     link = "RoCE" if transport == "roce" else "IB"

@@ -154,5 +154,5 @@ def test_prom_text_has_the_metric_and_labels_the_alert_rule_reads():
     text = prom_text("r1_a", 1, "ib", "socket", False)
     assert 'gpufleet_nccl_transport_ok{model_group="r1_a",node_rank="1",expected="ib",observed="socket"} 0\n' in text
     assert "# TYPE gpufleet_nccl_transport_ok gauge" in text
-    assert prom_text('a"b', 0, "ib", "ib", True).endswith('model_group="a\\"b",node_rank="0",expected="ib",'
-                                                         'observed="ib"} 1\n')
+    escaped = prom_text('a"b', 0, "ib", "ib", True)
+    assert escaped.endswith('model_group="a\\"b",node_rank="0",expected="ib",observed="ib"} 1\n')
