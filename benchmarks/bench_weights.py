@@ -222,7 +222,7 @@ def follow_argv(node, fleet, copy, token):
         src, ready = "%s:%s/staging/r1/" % (copy["src"], MODEL), "%s:%s/staging/r1.ready" % (copy["src"], MODEL)
     params = {"dest": "%s/staging/r1" % MODEL, "manifest": "/models/r1.json", "cache": "/models/r1.cache.json",
               "src": src, "src_ready": ready, "src_complete": copy["src_complete"], "ssh": SSH, "token": token,
-              "poll_interval": 0.1, "stall_timeout": 120}
+              "poll_interval": 0.1, "stall_timeout": 900}
     code = ("import json, sys; sys.path.insert(0, '/opt'); "
             "from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout_fetch import run; "
             "print(json.dumps(run(json.loads(sys.argv[1]))))")
