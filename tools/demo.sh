@@ -88,8 +88,9 @@ benchmark() {
   .venv-sglang/bin/python tools/bench_tokenizer.py .cache/bench-tokenizer >/dev/null
   ansible-playbook playbooks/benchmark.yml -i "$INVENTORY" -e "benchmark_url=http://$ip:30000" \
     -e benchmark_model=deepseek-r1 -e "benchmark_tokenizer=$PWD/.cache/bench-tokenizer" \
-    -e benchmark_report_dir="$PWD/.cache/demo-benchmark" -e benchmark_label="demo fleet (emulator)" \
-    -e '{"benchmark_input_lens": [128], "benchmark_output_lens": [64], "benchmark_prompts_per_concurrency": 2}' \
+    -e benchmark_report_dir="$PWD/.cache/demo-benchmark" \
+    -e '{"benchmark_input_lens": [128], "benchmark_output_lens": [64], "benchmark_prompts_per_concurrency": 2,
+         "benchmark_label": "demo fleet (emulator)"}' \
     >.cache/demo-benchmark.log || { tail -40 .cache/demo-benchmark.log; return 1; }
   echo
   echo "demo: serving benchmark through the gateway (.cache/demo-benchmark/sglang-bench.{json,md,png})"
