@@ -68,7 +68,7 @@ def test_each_file_is_fetched_only_once_the_parent_holds_it(tmp_path):
     stats = fol.run()
     for rel, parent_had in log["fetched"]:
         assert rel in parent_had
-    assert [r for r, _ in log["fetched"]] == [f["path"] for f in manifest["files"]]
+    assert [r for r, _had in log["fetched"]] == [f["path"] for f in manifest["files"]]
     assert log["published"][0] == ("running", [], "")
     assert log["published"][-1] == ("done", [f["path"] for f in manifest["files"]], "")
     assert stats["fetched_files"] == 3 and stats["refetched_files"] == 0
@@ -167,7 +167,7 @@ def test_files_already_verified_here_are_not_fetched_and_extras_go(tmp_path):
     (dest / "stale.bin").write_bytes(b"old")
     fol, log, _dest = follower(tmp_path, manifest, None, src_complete=True)
     stats = fol.run()
-    assert [r for r, _ in log["fetched"]] == ["model-00002.safetensors", "model-00003.safetensors"]
+    assert [r for r, _had in log["fetched"]] == ["model-00002.safetensors", "model-00003.safetensors"]
     assert stats["removed_extra"] == 1 and not (dest / "stale.bin").exists()
     assert mm.verify(str(dest), manifest)["ok"]
 
