@@ -117,4 +117,10 @@ fi
 if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
   echo 1 >/proc/sys/net/ipv4/ip_forward || log "warning: could not enable ip_forward"
 fi
+# Every systemd test host (and the Podman inside the container scenario's hosts) takes inotify
+# instances from the same per-user pool; at the kernel's default of 128 a few scenarios in
+# parallel make new test hosts exit 255 at boot. Raise it, never lower it.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 512 ]; then
+  echo 512 >/proc/sys/fs/inotify/max_user_instances || log "warning: could not raise fs.inotify.max_user_instances"
+fi
 log "ok"
