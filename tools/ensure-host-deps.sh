@@ -119,8 +119,8 @@ if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
 fi
 # Every systemd test host (and the Podman inside the container scenario's hosts) takes inotify
 # instances from the same per-user pool; at the kernel's default of 128 a few scenarios in
-# parallel make new test hosts exit 255 at boot. Raise it, never lower it.
-if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 512 ]; then
-  echo 512 >/proc/sys/fs/inotify/max_user_instances || log "warning: could not raise fs.inotify.max_user_instances"
+# parallel make new test hosts exit 255 at boot. Raise it (to 8192), never lower it.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 8192 ]; then
+  echo 8192 >/proc/sys/fs/inotify/max_user_instances || log "warning: could not raise fs.inotify.max_user_instances"
 fi
 log "ok"
