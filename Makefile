@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROUTER_WHEELS := $(CURDIR)/.cache/wheels/router
 export GPUFLEET_ROUTER_WHEELS := $(ROUTER_WHEELS)
 
-.PHONY: help test host-deps venv sglang-parser bench-venv test-image router-wheels lint yamllint ansible-lint changelog-lint sanity unit \
+.PHONY: help test host-deps venv sglang-parser bench-venv test-image router-wheels lint yamllint ansible-lint changelog-lint ruff sanity unit \
         molecule build bench-plan bench-rollout bench-weights bench-converge demo demo-down clean
 
 help:
@@ -62,13 +62,18 @@ $(ROUTER_WHEELS)/.stamp: requirements/router.txt
 
 router-wheels: venv $(ROUTER_WHEELS)/.stamp
 
-lint: yamllint ansible-lint changelog-lint
+lint: yamllint ansible-lint changelog-lint ruff
 
 yamllint: venv
 	yamllint --strict .
 
 ansible-lint: venv
 	ansible-lint --offline
+
+# Python lint and format (ruff.toml): plugins, tools, benchmarks, tests and the scripts roles install.
+ruff: venv
+	ruff check .
+	ruff format --check .
 
 # Every changelog fragment in a known section (changelogs/config.yaml), and changelog.yaml well formed.
 changelog-lint: venv

@@ -4,6 +4,7 @@ Times the planning code itself (module_utils.sglang_plan.plan_fleet), not
 Ansible's inventory loading. Last line: key=value pairs.
     python benchmarks/bench_plan.py [--hosts 1000] [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,11 +52,22 @@ def main():
         plan = plan_fleet(groups, hostvars, targets)
         times.append(time.perf_counter() - start)
     size = len(json.dumps(plan))
-    print("planned %d hosts in %d groups, %d runs: min %.3fs median %.3fs max %.3fs; plan JSON %d KiB"
-          % (len(plan["hosts"]), len(plan["groups"]), opts.repeat, min(times), statistics.median(times),
-             max(times), size // 1024))
-    print("hosts=%d groups=%d plan_s=%.3f plan_s_max=%.3f plan_json_kib=%d target_s=1.0"
-          % (len(plan["hosts"]), len(plan["groups"]), statistics.median(times), max(times), size // 1024))
+    print(
+        "planned %d hosts in %d groups, %d runs: min %.3fs median %.3fs max %.3fs; plan JSON %d KiB"
+        % (
+            len(plan["hosts"]),
+            len(plan["groups"]),
+            opts.repeat,
+            min(times),
+            statistics.median(times),
+            max(times),
+            size // 1024,
+        )
+    )
+    print(
+        "hosts=%d groups=%d plan_s=%.3f plan_s_max=%.3f plan_json_kib=%d target_s=1.0"
+        % (len(plan["hosts"]), len(plan["groups"]), statistics.median(times), max(times), size // 1024)
+    )
 
 
 if __name__ == "__main__":

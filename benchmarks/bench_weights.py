@@ -64,8 +64,13 @@ def log(msg):
 
 
 def run(argv, check=True, capture=False):
-    res = subprocess.run(argv, check=False, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, universal_newlines=True)
+    res = subprocess.run(
+        argv,
+        check=False,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
     if check and res.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(argv[:6]), res.returncode, (res.stderr or "")[-800:]))
     return res
@@ -77,8 +82,10 @@ def dexec(container, *argv, **kwargs):
 
 def parallel(jobs):
     """Run argv lists at once; raise if any fails."""
-    procs = [(argv, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     universal_newlines=True)) for argv in jobs]
+    procs = [
+        (argv, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True))
+        for argv in jobs
+    ]
     errors = []
     for argv, proc in procs:
         _out, err = proc.communicate()
@@ -97,11 +104,16 @@ def ensure_image():
     builder = PREFIX + "build-%d" % os.getpid()
     try:
         run(["docker", "run", "-d", "--name", builder, BASE_IMAGE, "sleep", "infinity"])
-        dexec(builder, "sh", "-c",
-              "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-              + PACKAGES + " >/dev/null && mkdir -p /run/sshd /root/.ssh && ssh-keygen -A >/dev/null"
-              " && ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519"
-              " && cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys")
+        dexec(
+            builder,
+            "sh",
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+            + PACKAGES
+            + " >/dev/null && mkdir -p /run/sshd /root/.ssh && ssh-keygen -A >/dev/null"
+            " && ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519"
+            " && cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+        )
         run(["docker", "commit", "-c", 'CMD ["/usr/sbin/sshd", "-D", "-e"]', builder, IMAGE])
     finally:
         run(["docker", "rm", "-f", builder], check=False)
@@ -119,15 +131,41 @@ class Fleet(object):
     def up(self):
         run(["docker", "network", "create", self.net])
         for name in [self.src] + self.nodes:
-            run(["docker", "run", "-d", "--name", name, "--hostname", name, "--network", self.net,
-                 "--cap-add", "NET_ADMIN", IMAGE])
+            run(
+                [
+                    "docker",
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--hostname",
+                    name,
+                    "--network",
+                    self.net,
+                    "--cap-add",
+                    "NET_ADMIN",
+                    IMAGE,
+                ]
+            )
         for name in [self.src] + self.nodes:
-            run(["docker", "cp", os.path.join(ROOT, "plugins", "module_utils", "model_manifest.py"),
-                 "%s:%s" % (name, MM_IN_CONTAINER)])
+            run(
+                [
+                    "docker",
+                    "cp",
+                    os.path.join(ROOT, "plugins", "module_utils", "model_manifest.py"),
+                    "%s:%s" % (name, MM_IN_CONTAINER),
+                ]
+            )
             dexec(name, "mkdir", "-p", MU_IN_CONTAINER)
             for util in ("model_manifest.py", "model_fanout_fetch.py"):
-                run(["docker", "cp", os.path.join(ROOT, "plugins", "module_utils", util),
-                     "%s:%s/%s" % (name, MU_IN_CONTAINER, util)])
+                run(
+                    [
+                        "docker",
+                        "cp",
+                        os.path.join(ROOT, "plugins", "module_utils", util),
+                        "%s:%s/%s" % (name, MU_IN_CONTAINER, util),
+                    ]
+                )
         self.shape(self.src, self.rate)
         if self.peer_rate:
             for node in self.nodes:
@@ -141,8 +179,22 @@ class Fleet(object):
     @staticmethod
     def shape(container, rate):
         # tbf on the container's egress (its uplink): burst large enough for the rate at HZ=1000+
-        dexec(container, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate,
-              "burst", "1mb", "latency", "200ms")
+        dexec(
+            container,
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            "eth0",
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "1mb",
+            "latency",
+            "200ms",
+        )
 
     def down(self):
         run(["docker", "rm", "-f", self.src] + self.nodes, check=False)
@@ -153,11 +205,15 @@ def make_model(fleet, size_mb, files):
     per = max(1, size_mb // files)
     script = ["set -e", "mkdir -p %s/revisions/r1" % MODEL]
     for i in range(1, files + 1):
-        script.append("head -c %dM /dev/urandom > %s/revisions/r1/model-%05d-of-%05d.safetensors" % (per, MODEL, i, files))
-    script.append("echo '{\"architectures\": [\"DeepseekV3ForCausalLM\"]}' > %s/revisions/r1/config.json" % MODEL)
-    script.append("python3 -c \"import sys; sys.path.insert(0, '/opt'); import model_manifest as mm; "
-                  "m = mm.scan('%s/revisions/r1')[0]; open('/models/r1.json', 'w').write(mm.dumps(m)); print(m['bytes'])\""
-                  % MODEL)
+        script.append(
+            "head -c %dM /dev/urandom > %s/revisions/r1/model-%05d-of-%05d.safetensors" % (per, MODEL, i, files)
+        )
+    script.append('echo \'{"architectures": ["DeepseekV3ForCausalLM"]}\' > %s/revisions/r1/config.json' % MODEL)
+    script.append(
+        "python3 -c \"import sys; sys.path.insert(0, '/opt'); import model_manifest as mm; "
+        "m = mm.scan('%s/revisions/r1')[0]; open('/models/r1.json', 'w').write(mm.dumps(m)); print(m['bytes'])\""
+        % MODEL
+    )
     out = dexec(fleet.src, "sh", "-c", "\n".join(script), capture=True).stdout.strip()
     manifest = dexec(fleet.src, "cat", "/models/r1.json", capture=True).stdout
     return int(out.splitlines()[-1]), manifest
@@ -166,8 +222,17 @@ def make_model(fleet, size_mb, files):
 def reset_nodes(fleet, manifest):
     jobs = []
     for node in fleet.nodes:
-        jobs.append(["docker", "exec", "-i", node, "sh", "-c",
-                     "rm -rf /models && mkdir -p %s/staging %s/revisions && cat > /models/r1.json" % (MODEL, MODEL)])
+        jobs.append(
+            [
+                "docker",
+                "exec",
+                "-i",
+                node,
+                "sh",
+                "-c",
+                "rm -rf /models && mkdir -p %s/staging %s/revisions && cat > /models/r1.json" % (MODEL, MODEL),
+            ]
+        )
     procs = [subprocess.Popen(j, stdin=subprocess.PIPE, universal_newlines=True) for j in jobs]
     for proc in procs:
         proc.communicate(manifest)
@@ -180,10 +245,12 @@ def pull_argv(node, src_container):
 
 
 def verify_and_promote_argv(node):
-    code = ("import sys, os; sys.path.insert(0, '/opt'); import model_manifest as mm; "
-            "r = mm.verify('%s/staging/r1', mm.load_file('/models/r1.json'), full=True); "
-            "sys.exit(mm.summarize(r['problems'])) if not r['ok'] else os.rename('%s/staging/r1', '%s/revisions/r1')"
-            % (MODEL, MODEL, MODEL))
+    code = (
+        "import sys, os; sys.path.insert(0, '/opt'); import model_manifest as mm; "
+        "r = mm.verify('%s/staging/r1', mm.load_file('/models/r1.json'), full=True); "
+        "sys.exit(mm.summarize(r['problems'])) if not r['ok'] else os.rename('%s/staging/r1', '%s/revisions/r1')"
+        % (MODEL, MODEL, MODEL)
+    )
     return ["docker", "exec", node, "python3", "-c", code]
 
 
@@ -208,24 +275,38 @@ def waves(fleet, seeds, peer_fanout, max_parallel):
         t0 = time.monotonic()
         parallel([pull_argv(c["dest"], fleet.src if c["src"] == SOURCE else c["src"]) for c in wave])
         parallel([verify_and_promote_argv(c["dest"]) for c in wave])
-        log("  wave %d: %d cop%s in %.1f s" % (index, len(wave), "y" if len(wave) == 1 else "ies",
-                                                        time.monotonic() - t0))
+        log(
+            "  wave %d: %d cop%s in %.1f s"
+            % (index, len(wave), "y" if len(wave) == 1 else "ies", time.monotonic() - t0)
+        )
     return time.monotonic() - start, the_plan
 
 
 def follow_argv(node, fleet, copy, token):
     """The collection's follower in ``node``, behind its parent (the source or a node)."""
     import json
+
     if copy["src"] == SOURCE:
         src, ready = "%s:%s/revisions/r1/" % (fleet.src, MODEL), ""
     else:
         src, ready = "%s:%s/staging/r1/" % (copy["src"], MODEL), "%s:%s/staging/r1.ready" % (copy["src"], MODEL)
-    params = {"dest": "%s/staging/r1" % MODEL, "manifest": "/models/r1.json", "cache": "/models/r1.cache.json",
-              "src": src, "src_ready": ready, "src_complete": copy["src_complete"], "ssh": SSH, "token": token,
-              "poll_interval": 0.1, "stall_timeout": 900}
-    code = ("import json, sys; sys.path.insert(0, '/opt'); "
-            "from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout_fetch import run; "
-            "print(json.dumps(run(json.loads(sys.argv[1]))))")
+    params = {
+        "dest": "%s/staging/r1" % MODEL,
+        "manifest": "/models/r1.json",
+        "cache": "/models/r1.cache.json",
+        "src": src,
+        "src_ready": ready,
+        "src_complete": copy["src_complete"],
+        "ssh": SSH,
+        "token": token,
+        "poll_interval": 0.1,
+        "stall_timeout": 900,
+    }
+    code = (
+        "import json, sys; sys.path.insert(0, '/opt'); "
+        "from ansible_collections.gpufleet.sglang.plugins.module_utils.model_fanout_fetch import run; "
+        "print(json.dumps(run(json.loads(sys.argv[1]))))"
+    )
     return ["docker", "exec", node, "python3", "-c", code, json.dumps(params)]
 
 
@@ -241,7 +322,10 @@ def fanout(fleet, seeds, peer_fanout, max_parallel):
     parallel([follow_argv(dest, fleet, copy, token) for dest, copy in sorted(the_plan["copies"].items())])
     t_follow = time.monotonic() - start
     parallel([promote_argv(n) for n in fleet.nodes])
-    log("  pipeline: %d copies, %d level(s), followed in %.1f s" % (len(the_plan["copies"]), the_plan["depth"], t_follow))
+    log(
+        "  pipeline: %d copies, %d level(s), followed in %.1f s"
+        % (len(the_plan["copies"]), the_plan["depth"], t_follow)
+    )
     return time.monotonic() - start, the_plan
 
 
@@ -249,11 +333,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=int(os.environ.get("BENCH_NODES", 8)))
     parser.add_argument("--size-mb", type=int, default=int(os.environ.get("BENCH_SIZE_MB", 256)))
-    parser.add_argument("--files", type=int, default=int(os.environ.get("BENCH_FILES", 4)),
-                        help="files of the model (DeepSeek-R1: 163 safetensors shards)")
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=int(os.environ.get("BENCH_FILES", 4)),
+        help="files of the model (DeepSeek-R1: 163 safetensors shards)",
+    )
     parser.add_argument("--rate", default=os.environ.get("BENCH_RATE", "200mbit"), help="source uplink (tc rate)")
-    parser.add_argument("--peer-rate", default=os.environ.get("BENCH_PEER_RATE", "2gbit"),
-                        help="each node's uplink (tc rate; '' leaves them unshaped)")
+    parser.add_argument(
+        "--peer-rate",
+        default=os.environ.get("BENCH_PEER_RATE", "2gbit"),
+        help="each node's uplink (tc rate; '' leaves them unshaped)",
+    )
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--peer-fanout", type=int, default=1)
     parser.add_argument("--max-parallel", type=int, default=8)
@@ -263,8 +354,10 @@ def main(argv=None):
     ensure_image()
     fleet = Fleet(args.nodes, args.rate, args.peer_rate)
     try:
-        log("fleet: 1 source + %d nodes on %s; source uplink %s, node uplinks %s"
-            % (args.nodes, fleet.net, args.rate, args.peer_rate or "unshaped"))
+        log(
+            "fleet: 1 source + %d nodes on %s; source uplink %s, node uplinks %s"
+            % (args.nodes, fleet.net, args.rate, args.peer_rate or "unshaped")
+        )
         fleet.up()
         size, manifest = make_model(fleet, args.size_mb, args.files)
         log("model: %.1f MiB, random (incompressible)" % (size / 1048576.0))
@@ -290,16 +383,37 @@ def main(argv=None):
             run(["docker", "rmi", IMAGE], check=False)
 
     print("single copy over one link : %7.1f s   ratio 1.00 (the physical limit)" % single)
-    print("naive (all pull source)   : %7.1f s   ratio %.2f   source uplink carried %d copies"
-          % (naive_s, naive_s / single, args.nodes))
-    print("waves (whole-model waves) : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
-          % (waves_s, waves_s / single, wave_plan["source_copies"], "y" if wave_plan["source_copies"] == 1 else "ies"))
-    print("fan-out (one pipeline)    : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
-          % (fan_s, fan_s / single, the_plan["source_copies"], "y" if the_plan["source_copies"] == 1 else "ies"))
-    print("nodes=%d size_mb=%d files=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f waves_s=%.1f fanout_s=%.1f "
-          "fanout_ratio=%.2f waves_ratio=%.2f naive_ratio=%.2f source_copies=%d"
-          % (args.nodes, round(size / 1048576.0), args.files, args.rate, args.peer_rate or "none", single, naive_s,
-             waves_s, fan_s, fan_s / single, waves_s / single, naive_s / single, the_plan["source_copies"]))
+    print(
+        "naive (all pull source)   : %7.1f s   ratio %.2f   source uplink carried %d copies"
+        % (naive_s, naive_s / single, args.nodes)
+    )
+    print(
+        "waves (whole-model waves) : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
+        % (waves_s, waves_s / single, wave_plan["source_copies"], "y" if wave_plan["source_copies"] == 1 else "ies")
+    )
+    print(
+        "fan-out (one pipeline)    : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
+        % (fan_s, fan_s / single, the_plan["source_copies"], "y" if the_plan["source_copies"] == 1 else "ies")
+    )
+    print(
+        "nodes=%d size_mb=%d files=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f waves_s=%.1f fanout_s=%.1f "
+        "fanout_ratio=%.2f waves_ratio=%.2f naive_ratio=%.2f source_copies=%d"
+        % (
+            args.nodes,
+            round(size / 1048576.0),
+            args.files,
+            args.rate,
+            args.peer_rate or "none",
+            single,
+            naive_s,
+            waves_s,
+            fan_s,
+            fan_s / single,
+            waves_s / single,
+            naive_s / single,
+            the_plan["source_copies"],
+        )
+    )
     return 0
 
 

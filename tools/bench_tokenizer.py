@@ -21,6 +21,7 @@ a real model's tokenization.
 
 Needs the ``tokenizers`` package (in the benchmark venv, tools/sglang-bench-venv.sh).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,18 @@ def write_tokenizer(directory, size=4096):
     tok = Tokenizer(WordLevel(vocab=vocab(size), unk_token=UNK))
     tok.pre_tokenizer = WhitespaceSplit()
     tok.save(str(directory / "tokenizer.json"))
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": UNK, "model_max_length": 1 << 20,
-              "clean_up_tokenization_spaces": False}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "unk_token": UNK,
+        "model_max_length": 1 << 20,
+        "clean_up_tokenization_spaces": False,
+    }
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     (directory / "special_tokens_map.json").write_text(json.dumps({"unk_token": UNK}) + "\n")
     (directory / "README.md").write_text(
         "Word-level test tokenizer written by gpufleet.sglang tools/bench_tokenizer.py: one token per\n"
-        "whitespace-separated word, as the engine emulator counts. Not a model's tokenizer.\n")
+        "whitespace-separated word, as the engine emulator counts. Not a model's tokenizer.\n"
+    )
     return directory
 
 
@@ -67,8 +73,10 @@ def main(argv=None):
     try:
         write_tokenizer(args.directory, args.vocab_size)
     except ImportError:
-        sys.exit("bench_tokenizer: the 'tokenizers' package is missing: run it with the benchmark venv's python "
-                 "(tools/sglang-bench-venv.sh)")
+        sys.exit(
+            "bench_tokenizer: the 'tokenizers' package is missing: run it with the benchmark venv's python "
+            "(tools/sglang-bench-venv.sh)"
+        )
     except (OSError, ValueError) as exc:
         sys.exit("bench_tokenizer: %s" % exc)
     print(args.directory)

@@ -134,9 +134,11 @@ def json_safe(value, where: str):
             print("warning: %s: non-finite float %r replaced by None" % (where, value), file=sys.stderr)
             return None
         return float(value)
-    if hasattr(value, "value") and type(value).__module__ != "builtins" and "Enum" in [
-        c.__name__ for c in type(value).__mro__
-    ]:
+    if (
+        hasattr(value, "value")
+        and type(value).__module__ != "builtins"
+        and "Enum" in [c.__name__ for c in type(value).__mro__]
+    ):
         return json_safe(value.value, where)
     if isinstance(value, (set, frozenset)):
         return [json_safe(v, where) for v in sorted(value, key=_sort_key)]
@@ -163,7 +165,7 @@ def expand_help(action: argparse.Action, parser: argparse.ArgumentParser) -> str
 def _sentence_end(text: str, start: int) -> int:
     """Index just past the sentence that starts at ``start`` (abbreviations like e.g. do not end one)."""
     for match in re.finditer(r"[.!?](?=\s)", text[start:]):
-        before = text[start: start + match.start()]
+        before = text[start : start + match.start()]
         word = re.split(r"[\s(\[]", before)[-1]
         if word in HELP_ABBREVIATIONS or word.lower() in HELP_ABBREVIATIONS or len(word) == 1:
             continue
@@ -182,7 +184,7 @@ def first_sentence(text: str) -> str:
     sentence = text[:end].strip()
     if len(sentence) > HELP_MAX:
         cut = sentence[: HELP_MAX - 3]
-        if " " in cut[HELP_MAX // 2:]:
+        if " " in cut[HELP_MAX // 2 :]:
             cut = cut[: cut.rfind(" ")]
         sentence = cut.rstrip(" ,;:") + "..."
     return sentence
@@ -340,7 +342,9 @@ def render(version: str, flags: dict, option_to_flag: dict) -> str:
         emit(flags[key], 4, lit(key) + ": ", ",", out)
     out.append("}")
     out.append("")
-    out.append('# every option string (including aliases like "--tensor-parallel-size", "--model") -> canonical key of FLAGS')
+    out.append(
+        '# every option string (including aliases like "--tensor-parallel-size", "--model") -> canonical key of FLAGS'
+    )
     out.append("OPTION_TO_FLAG = {")
     for opt in sorted(option_to_flag):
         out.append("    %s: %s," % (lit(opt), lit(option_to_flag[opt])))
@@ -353,10 +357,12 @@ def render(version: str, flags: dict, option_to_flag: dict) -> str:
 
 def main(argv=None) -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT,
-                     help="where to write the module (default: %(default)s)")
-    cli.add_argument("--check", action="store_true",
-                     help="do not write; exit 1 when the file differs from what would be generated")
+    cli.add_argument(
+        "--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="where to write the module (default: %(default)s)"
+    )
+    cli.add_argument(
+        "--check", action="store_true", help="do not write; exit 1 when the file differs from what would be generated"
+    )
     args = cli.parse_args(argv)
 
     parser = build_parser()

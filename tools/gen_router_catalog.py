@@ -7,6 +7,7 @@
 The flags are the option strings of ``smg.router_args.RouterArgs.add_cli_args`` (the parser
 ``smg launch`` and the gpufleet launcher build).
 """
+
 import argparse
 from importlib.metadata import version
 

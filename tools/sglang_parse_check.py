@@ -3,6 +3,7 @@
 stdin: JSON list of argv lists (each starting after ``python3 -m sglang.launch_server``).
 stdout: JSON list of {"ok": bool, "error": str, "args": {dest: value} for the given flags}.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -11,6 +11,7 @@ full SGLang install), it is used as is; where it does not (the controller's venv
 torch, transformers), a stand-in module holding only that constant is put in its place and ``--fake-prefill``
 is refused. Nothing else of the benchmark is replaced.
 """
+
 from __future__ import annotations
 
 import runpy
@@ -28,13 +29,17 @@ def main():
         __import__(MODULE)
     except Exception as exc:  # noqa: BLE001 - any failure of the engine's import chain means "no engine here"
         if "--fake-prefill" in sys.argv[1:]:
-            sys.exit("sglang_bench_serving: --fake-prefill needs SGLang's engine (%s does not import: %s)"
-                     % (MODULE, exc))
+            sys.exit(
+                "sglang_bench_serving: --fake-prefill needs SGLang's engine (%s does not import: %s)" % (MODULE, exc)
+            )
         stand_in = types.ModuleType(MODULE)
         stand_in.FAKE_BOOTSTRAP_HOST = FAKE_BOOTSTRAP_HOST
         sys.modules[MODULE] = stand_in
-        print("sglang_bench_serving: %s does not import here (%s: %s); using a stand-in with FAKE_BOOTSTRAP_HOST"
-              % (MODULE, type(exc).__name__, exc), file=sys.stderr)
+        print(
+            "sglang_bench_serving: %s does not import here (%s: %s); using a stand-in with FAKE_BOOTSTRAP_HOST"
+            % (MODULE, type(exc).__name__, exc),
+            file=sys.stderr,
+        )
     # sglang.bench_serving warns that it is a deprecated alias of sglang.benchmark.serving; both are the same code.
     warnings.filterwarnings("ignore", category=FutureWarning, module="sglang.bench_serving")
     sys.argv[0] = "sglang.bench_serving"

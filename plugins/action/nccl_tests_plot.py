@@ -39,8 +39,12 @@ class ActionModule(ActionBase):
             with open(src, "rb") as handle:
                 doc = json.loads(handle.read().decode("utf-8"))
         except (IOError, OSError, ValueError) as exc:
-            return dict(result, failed=True, msg="nccl_tests_plot: report %s cannot be read as JSON (%s): fetch the "
-                                                 "reports first (nccl_tests_fetch_dir)" % (src, to_native(exc)))
+            return dict(
+                result,
+                failed=True,
+                msg="nccl_tests_plot: report %s cannot be read as JSON (%s): fetch the "
+                "reports first (nccl_tests_fetch_dir)" % (src, to_native(exc)),
+            )
         try:
             data = plot_data(doc)
         except PlotError as exc:
@@ -48,8 +52,12 @@ class ActionModule(ActionBase):
         try:
             import matplotlib  # noqa: F401  # pylint: disable=unused-import
         except ImportError:
-            return dict(result, failed=True, msg="nccl_tests_plot: matplotlib is not installed on the controller: "
-                                                 "pip install -r requirements/controller.txt")
+            return dict(
+                result,
+                failed=True,
+                msg="nccl_tests_plot: matplotlib is not installed on the controller: "
+                "pip install -r requirements/controller.txt",
+            )
         png = render_png(data)
         try:
             with open(dest, "rb") as handle:
@@ -59,6 +67,11 @@ class ActionModule(ActionBase):
         changed = current != png
         if changed and not self._task.check_mode:
             write_atomic(dest, png, 0o644)
-        result.update(changed=changed, src=src, dest=dest, threshold=data["threshold"],
-                      points=dict((label, len(pts)) for label, pts in data["series"]))
+        result.update(
+            changed=changed,
+            src=src,
+            dest=dest,
+            threshold=data["threshold"],
+            points=dict((label, len(pts)) for label, pts in data["series"]),
+        )
         return result

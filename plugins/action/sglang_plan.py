@@ -32,8 +32,12 @@ _SECRET_VARS = tuple(SECRET_FLAGS.values())
 _CALLER_VARS = ("sglang_has_secrets", "sglang_secret_vars")
 # Read from the router hosts for gpufleet.sglang.sglang_router's migration and key checks
 # (compared here, never handed to the plan or echoed).
-_ROUTER_VARS = ("sglang_router_version", "sglang_router_extra_args", "sglang_router_api_key",
-                "sglang_router_admin_api_key")
+_ROUTER_VARS = (
+    "sglang_router_version",
+    "sglang_router_extra_args",
+    "sglang_router_api_key",
+    "sglang_router_admin_api_key",
+)
 _READ_VARS = tuple(v for v in DEFAULTS if v not in _CALLER_VARS) + HOST_LEVEL_VARS + ("ansible_host", "ansible_facts")
 
 
@@ -73,8 +77,10 @@ def _read_vars(hostvars, host, names, problems, who):
             try:
                 found[var] = _plain(hv[var])
             except (TypeError, ValueError, RecursionError) as exc:
-                problems.append("%s %s: %s is not plain data (%s); give it strings, numbers, lists and mappings "
-                                "only" % (who, host, var, to_native(exc)[:80]))
+                problems.append(
+                    "%s %s: %s is not plain data (%s); give it strings, numbers, lists and mappings "
+                    "only" % (who, host, var, to_native(exc)[:80])
+                )
     return found
 
 
@@ -92,15 +98,25 @@ def _secret_classes(members, hostvars, problems):
             if value is None or value == "":
                 continue
             if isinstance(value, bool) or not isinstance(value, (str, int)):
-                kind = "mapping" if isinstance(value, dict) else "list" if isinstance(value, (list, tuple, set)) \
-                    else "boolean" if isinstance(value, bool) else type(value).__name__.lstrip("_")
-                problems.append("host %s: %s must be a string (from vault), not a %s (value not shown)"
-                                % (host, var, kind))
+                kind = (
+                    "mapping"
+                    if isinstance(value, dict)
+                    else "list"
+                    if isinstance(value, (list, tuple, set))
+                    else "boolean"
+                    if isinstance(value, bool)
+                    else type(value).__name__.lstrip("_")
+                )
+                problems.append(
+                    "host %s: %s must be a string (from vault), not a %s (value not shown)" % (host, var, kind)
+                )
                 continue
             text = to_native(value)
             if any(ord(c) < 32 or ord(c) == 127 for c in text):
-                problems.append("host %s: %s contains a newline or another control character (value not shown); "
-                                "a YAML config line and an HTTP header carry neither: remove it" % (host, var))
+                problems.append(
+                    "host %s: %s contains a newline or another control character (value not shown); "
+                    "a YAML config line and an HTTP header carry neither: remove it" % (host, var)
+                )
                 continue
             if text not in distinct[var]:
                 distinct[var].append(text)
@@ -129,16 +145,16 @@ class ActionModule(ActionBase):
             raise AnsibleError("gpufleet.sglang.sglang_plan: cannot read the inventory's group tree")
         group = inventory.groups.get(parent)
         if group is None:
-            result.update(failed=True, problems=[
-                "the inventory has no group %s; make each model group a child of it" % parent])
+            result.update(
+                failed=True, problems=["the inventory has no group %s; make each model group a child of it" % parent]
+            )
             result["msg"] = result["problems"][0]
             return result
 
         problems = []
         direct = [h.name for h in group.hosts]
         for host in direct:
-            problems.append("host %s is directly in %s; put it in a child group (one per model group)"
-                            % (host, parent))
+            problems.append("host %s is directly in %s; put it in a child group (one per model group)" % (host, parent))
         model_groups = {}
         for child in group.child_groups:
             model_groups[child.name] = [h.name for h in child.get_hosts()]
@@ -186,7 +202,9 @@ class ActionModule(ActionBase):
         except PlanError as exc:
             result.update(failed=True, problems=exc.problems)
             result["msg"] = "SGLang plan has %d problem(s), nothing was changed:\n- %s" % (
-                len(exc.problems), "\n- ".join(exc.problems))
+                len(exc.problems),
+                "\n- ".join(exc.problems),
+            )
             return result
 
         for warning in plan["warnings"]:

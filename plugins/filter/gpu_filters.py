@@ -21,11 +21,13 @@ def _facts_of(hostvars, host):
 
 def gpu_group_problems(hosts, hostvars, group):
     if isinstance(hosts, (str, bytes)) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("gpu_group_problems expects the group's host names as a list, got %s"
-                                 % type(hosts).__name__)
+        raise AnsibleFilterError(
+            "gpu_group_problems expects the group's host names as a list, got %s" % type(hosts).__name__
+        )
     if not isinstance(hostvars, Mapping) and not hasattr(hostvars, "__getitem__"):
-        raise AnsibleFilterError("gpu_group_problems: hostvars must map host names to their variables, got %s"
-                                 % type(hostvars).__name__)
+        raise AnsibleFilterError(
+            "gpu_group_problems: hostvars must map host names to their variables, got %s" % type(hostvars).__name__
+        )
     return group_problems(group, [(host, _facts_of(hostvars, host)) for host in hosts])
 
 

@@ -22,6 +22,8 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import
     exec_line,
     parity_problems,
     runtime_argv,
+)
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import (
     systemd_quote as _systemd_quote,
 )
 
@@ -54,21 +56,54 @@ def sglang_parity_problems(hosts, group, identities, argvs):
     return parity_problems(group, nodes)
 
 
-def sglang_rollout_batches(plan, changed, ready, router_workers=None, max_unavailable=1, min_serving=1, force=None,
-                           only=None, spares=None, limits=None, ready_s=None, assumed_ready_s=600, overhead_s=10.0):
+def sglang_rollout_batches(
+    plan,
+    changed,
+    ready,
+    router_workers=None,
+    max_unavailable=1,
+    min_serving=1,
+    force=None,
+    only=None,
+    spares=None,
+    limits=None,
+    ready_s=None,
+    assumed_ready_s=600,
+    overhead_s=10.0,
+):
     try:
-        out = plan_rollout(plan, changed, ready, router_membership(plan, router_workers), max_unavailable,
-                           min_serving, force or (), only, spares or ())
+        out = plan_rollout(
+            plan,
+            changed,
+            ready,
+            router_membership(plan, router_workers),
+            max_unavailable,
+            min_serving,
+            force or (),
+            only,
+            spares or (),
+        )
         limits = limits or {}
         out["drain"] = dict(
-            (g, drain_timeout(g, ((data.get("nodes") or [{}])[0]).get("argv") or [],
-                              **dict((k, v) for k, v in (limits.get(g) or {}).items()
-                                     if k in ("timeout", "max_tokens", "decode_tok_s"))))
-            for g, data in plan["groups"].items())
+            (
+                g,
+                drain_timeout(
+                    g,
+                    ((data.get("nodes") or [{}])[0]).get("argv") or [],
+                    **dict(
+                        (k, v)
+                        for k, v in (limits.get(g) or {}).items()
+                        if k in ("timeout", "max_tokens", "decode_tok_s")
+                    ),
+                ),
+            )
+            for g, data in plan["groups"].items()
+        )
         out["estimate"] = estimate(out["batches"], ready_s or {}, assumed_ready_s, overhead_s)
         out["estimate"]["total"] = fmt_duration(out["estimate"]["total_s"])
-        out["estimate"]["drain_max_s"] = max([out["drain"][g]["timeout_s"] for b in out["batches"] if b["serving"]
-                                              for g in b["groups"]] or [0])
+        out["estimate"]["drain_max_s"] = max(
+            [out["drain"][g]["timeout_s"] for b in out["batches"] if b["serving"] for g in b["groups"]] or [0]
+        )
         return out
     except RolloutError as exc:
         raise AnsibleFilterError(str(exc))
@@ -91,7 +126,8 @@ def sglang_plan_node(plan, host):
     if not isinstance(hosts, dict) or host not in hosts:
         raise AnsibleFilterError(
             "%s has no plan: run the role after playbooks/plan.yml (site.yml does), and make sure the host is in a "
-            "child group of sglang_model_groups." % host)
+            "child group of sglang_model_groups." % host
+        )
     return hosts[host]
 
 

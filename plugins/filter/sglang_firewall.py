@@ -20,8 +20,10 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_firewall im
 
 
 def _fail(name, host, exc):
-    return AnsibleFilterError("%s: %d problem(s) for host %s, nothing was changed:\n- %s"
-                              % (name, len(exc.problems), host, "\n- ".join(exc.problems)))
+    return AnsibleFilterError(
+        "%s: %d problem(s) for host %s, nothing was changed:\n- %s"
+        % (name, len(exc.problems), host, "\n- ".join(exc.problems))
+    )
 
 
 def sglang_firewall_peers(plan, hosts, routers=None, missing_in=None):
@@ -37,19 +39,38 @@ def sglang_firewall_peers(plan, hosts, routers=None, missing_in=None):
     return out
 
 
-def sglang_firewall_ruleset(plan, host, hostvars, routers=None, router_port=None, router_metrics_port=None,
-                            operator_cidrs=None, router_client_cidrs=None, protected_ports=None,
-                            table=DEFAULT_TABLE):
+def sglang_firewall_ruleset(
+    plan,
+    host,
+    hostvars,
+    routers=None,
+    router_port=None,
+    router_metrics_port=None,
+    operator_cidrs=None,
+    router_client_cidrs=None,
+    protected_ports=None,
+    table=DEFAULT_TABLE,
+):
     if not isinstance(plan, dict) or "hosts" not in plan:
-        raise AnsibleFilterError("sglang_firewall_ruleset: the input must be the plan (fact sglang_plan); "
-                                 "run playbooks/plan.yml first (site.yml does)")
+        raise AnsibleFilterError(
+            "sglang_firewall_ruleset: the input must be the plan (fact sglang_plan); "
+            "run playbooks/plan.yml first (site.yml does)"
+        )
     routers = list(routers or [])
     try:
         addresses = peer_addresses(peers_needed(plan, host, routers), hostvars)
-        return firewall(plan, host, addresses, table=table, routers=routers, router_port=router_port,
-                        router_metrics_port=router_metrics_port, operator_cidrs=operator_cidrs or [],
-                        router_client_cidrs=ANY if router_client_cidrs is None else router_client_cidrs,
-                        protected_ports=DEFAULT_PROTECTED_PORTS if protected_ports is None else protected_ports)
+        return firewall(
+            plan,
+            host,
+            addresses,
+            table=table,
+            routers=routers,
+            router_port=router_port,
+            router_metrics_port=router_metrics_port,
+            operator_cidrs=operator_cidrs or [],
+            router_client_cidrs=ANY if router_client_cidrs is None else router_client_cidrs,
+            protected_ports=DEFAULT_PROTECTED_PORTS if protected_ports is None else protected_ports,
+        )
     except FirewallError as exc:
         raise _fail("sglang_firewall_ruleset", host, exc)
 

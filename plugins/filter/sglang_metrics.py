@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse import (
     normalize_gpu_model,
 )
@@ -36,15 +37,9 @@ def sglang_scrape_targets(
     node_port=9100,
 ):
     if isinstance(routers, (str, bytes)):
-        raise AnsibleFilterError(
-            "sglang_scrape_targets: routers must be a list of router host names, got a string"
-        )
+        raise AnsibleFilterError("sglang_scrape_targets: routers must be a list of router host names, got a string")
     try:
-        members = [
-            n.get("host")
-            for g in (plan or {}).get("groups", {}).values()
-            for n in g.get("nodes", [])
-        ]
+        members = [n.get("host") for g in (plan or {}).get("groups", {}).values() for n in g.get("nodes", [])]
     except AttributeError:
         members = []
     gpu_types = {h: _gpu_type(hostvars[h]) for h in members if h in hostvars}

@@ -151,8 +151,9 @@ def read_hca(hca_dir, name):
         # The verbs character device of this HCA (/dev/infiniband/uverbs<N>): the kernel's
         # uverbs_main.c registers it in class infiniband_verbs with the HCA's parent device
         # as its parent, so it shows under <hca>/device/infiniband_verbs/.
-        "uverbs": [n for n in _listdir(os.path.join(hca_dir, "device", "infiniband_verbs"))
-                   if re.match(r"^uverbs[0-9]+$", n)],
+        "uverbs": [
+            n for n in _listdir(os.path.join(hca_dir, "device", "infiniband_verbs")) if re.match(r"^uverbs[0-9]+$", n)
+        ],
         "ports": [],
     }
     for number in _listdir(os.path.join(hca_dir, "ports")):
@@ -179,8 +180,7 @@ def read_interfaces(sysfs_root):
 def read_sysfs(sysfs_root):
     """Every RDMA device and network interface under ``sysfs_root``."""
     if not os.path.isdir(sysfs_root):
-        raise FabricError("sysfs_root %s is not a directory; point sysfs_root at /sys or at a copy of it"
-                          % sysfs_root)
+        raise FabricError("sysfs_root %s is not a directory; point sysfs_root at /sys or at a copy of it" % sysfs_root)
     base = os.path.join(sysfs_root, *SYSFS_IB)
     hcas = [read_hca(os.path.join(base, name), name) for name in _listdir(base)]
     interfaces = read_interfaces(sysfs_root)
@@ -192,6 +192,7 @@ def read_sysfs(sysfs_root):
 
 
 # ----------------------------------------------------------------- compute HCAs
+
 
 def _link_layers(hca):
     return tuple(sorted(set(p["link_layer"] for p in hca["ports"])))
@@ -212,8 +213,10 @@ def choose_compute(hcas, include=None, exclude=None):
     if include:
         for pattern in include:
             if not fnmatch.filter(names, pattern):
-                problems.append("nccl_fabric_hca_include names %s but this host has no such HCA (found: %s); "
-                                "fix the pattern" % (pattern, ", ".join(names) or "none"))
+                problems.append(
+                    "nccl_fabric_hca_include names %s but this host has no such HCA (found: %s); "
+                    "fix the pattern" % (pattern, ", ".join(names) or "none")
+                )
         eligible = [h for h in eligible if any(fnmatch.fnmatchcase(h["name"], p) for p in include)]
     eligible = [h for h in eligible if not any(fnmatch.fnmatchcase(h["name"], p) for p in exclude)]
     if not include and eligible:
@@ -223,6 +226,7 @@ def choose_compute(hcas, include=None, exclude=None):
 
         def rank(members):
             return (len(members), _best_rate(members), "InfiniBand" in _link_layers(members[0]))
+
         eligible = max(sorted(classes.values(), key=lambda m: _natural_key(m[0]["name"])), key=rank)
     chosen = set(h["name"] for h in eligible)
     compute = [n for n in names if n in chosen]
@@ -232,6 +236,7 @@ def choose_compute(hcas, include=None, exclude=None):
 
 # ---------------------------------------------------------------- addresses
 
+
 def parse_ip_addr_json(text):
     """``ip -j addr show`` output -> ``{ifname: ["10.0.0.5/24", ...]}``.
 
@@ -239,9 +244,12 @@ def parse_ip_addr_json(text):
     "inet"|"inet6", "local": str, "prefixlen": int}, ...]}``. Anything else is refused
     with what was wrong (the module then asks for ``addresses`` explicitly).
     """
+
     def bad(what):
-        return FabricError("`ip -j addr` output is malformed: %s; pass addresses explicitly (fabric_facts' "
-                           "addresses option) or check iproute2" % what)
+        return FabricError(
+            "`ip -j addr` output is malformed: %s; pass addresses explicitly (fabric_facts' "
+            "addresses option) or check iproute2" % what
+        )
 
     try:
         data = json.loads(text or "[]")
@@ -273,8 +281,10 @@ def parse_ip_addr_json(text):
             prefix = info.get("prefixlen", default)
             local = info["local"]
             if not isinstance(local, str) or isinstance(prefix, bool) or not isinstance(prefix, int):
-                raise bad("%s: address %r/%r is not ADDRESS and an integer prefix length"
-                          % (name, str(local)[:60], str(prefix)[:20]))
+                raise bad(
+                    "%s: address %r/%r is not ADDRESS and an integer prefix length"
+                    % (name, str(local)[:60], str(prefix)[:20])
+                )
             try:
                 version = ipaddress.ip_interface("%s/%d" % (local, prefix)).version
             except ValueError:
@@ -289,7 +299,7 @@ def split_host_port(value):
     """``"10.0.0.1:20000"`` -> ``"10.0.0.1"``; a bare address or name is returned as is."""
     value = (value or "").strip()
     if value.startswith("[") and "]" in value:
-        return value[1:value.index("]")]
+        return value[1 : value.index("]")]
     try:
         ipaddress.ip_address(value)
         return value
@@ -317,8 +327,9 @@ def find_interface(address, addresses):
             try:
                 iface = ipaddress.ip_interface(cidr)
             except ValueError:
-                raise FabricError("address %r of interface %s is not ADDRESS/PREFIX (e.g. 10.0.0.5/24)"
-                                  % (cidr, ifname))
+                raise FabricError(
+                    "address %r of interface %s is not ADDRESS/PREFIX (e.g. 10.0.0.5/24)" % (cidr, ifname)
+                )
             if iface.version != target.version:
                 continue
             if iface.ip == target:
@@ -340,8 +351,19 @@ def resolve_address(name, resolver=None):
 
 # ---------------------------------------------------------------- facts
 
-def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, include=None, exclude=None,
-                 gid_index=None, expected_rate=None, expected_count=None, nnodes=1, resolver=None):
+
+def fabric_facts(
+    sysfs_root="/sys",
+    dist_init_address=None,
+    addresses=None,
+    include=None,
+    exclude=None,
+    gid_index=None,
+    expected_rate=None,
+    expected_count=None,
+    nnodes=1,
+    resolver=None,
+):
     """Everything the role needs about this host's fabric, with its preflight problems and warnings.
 
     ``addresses``: ``{ifname: ["ADDR/PREFIX", ...]}`` (from ``ip -j addr``), needed only with
@@ -349,15 +371,21 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
     """
     if addresses is not None:
         if not isinstance(addresses, dict):
-            raise FabricError("addresses must be a mapping {ifname: [ADDRESS/PREFIX, ...]}, got %s"
-                              % type(addresses).__name__)
+            raise FabricError(
+                "addresses must be a mapping {ifname: [ADDRESS/PREFIX, ...]}, got %s" % type(addresses).__name__
+            )
         checked = {}
         for key, value in addresses.items():
             values = [value] if isinstance(value, str) else value
-            if not isinstance(key, str) or not isinstance(values, (list, tuple, type(None))) \
-                    or not all(isinstance(v, str) for v in values or []):
-                raise FabricError("addresses must map interface names to lists of ADDRESS/PREFIX strings; "
-                                  "entry %r is not" % (str(key)[:40],))
+            if (
+                not isinstance(key, str)
+                or not isinstance(values, (list, tuple, type(None)))
+                or not all(isinstance(v, str) for v in values or [])
+            ):
+                raise FabricError(
+                    "addresses must map interface names to lists of ADDRESS/PREFIX strings; "
+                    "entry %r is not" % (str(key)[:40],)
+                )
             checked[key] = list(values or [])
         addresses = checked
     hcas, interfaces = read_sysfs(sysfs_root)
@@ -377,8 +405,10 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
         transport = "roce"
     else:
         transport = "mixed"
-        problems.append("compute HCAs mix link layers (%s); NCCL needs one fabric: set nccl_fabric_hca_include "
-                        "or nccl_fabric_hca_exclude" % ", ".join(sorted(layers)))
+        problems.append(
+            "compute HCAs mix link layers (%s); NCCL needs one fabric: set nccl_fabric_hca_include "
+            "or nccl_fabric_hca_exclude" % ", ".join(sorted(layers))
+        )
 
     # Rate every compute port must run at: the expected one, or the best most common active rate.
     active_rates = [p["rate_gbps"] for n in compute for p in by_name[n]["ports"] if p["active"] and p["rate_gbps"]]
@@ -390,16 +420,22 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
         for port in by_name[name]["ports"]:
             where = "%s port %d" % (name, port["port"])
             if not port["active"]:
-                problems.append("%s is %s/%s, expected ACTIVE/LinkUp; check its cable and switch port "
-                                "(ibstat %s), or leave the HCA out with nccl_fabric_hca_exclude"
-                                % (where, port["state"], port["phys_state"], name))
+                problems.append(
+                    "%s is %s/%s, expected ACTIVE/LinkUp; check its cable and switch port "
+                    "(ibstat %s), or leave the HCA out with nccl_fabric_hca_exclude"
+                    % (where, port["state"], port["phys_state"], name)
+                )
             elif rate and port["rate_gbps"] != rate:
-                problems.append("%s runs at %s, expected %s Gb/sec; reseat or replace the cable/transceiver, or "
-                                "set nccl_fabric_expected_rate_gbps" % (where, port["rate"], rate))
+                problems.append(
+                    "%s runs at %s, expected %s Gb/sec; reseat or replace the cable/transceiver, or "
+                    "set nccl_fabric_expected_rate_gbps" % (where, port["rate"], rate)
+                )
     if expected_count and len(compute_ports) != expected_count:
-        problems.append("found %d compute port(s) (%s), expected %d (nccl_fabric_expected_hca_count); check "
-                        "the HCAs, drivers and nccl_fabric_hca_include/_exclude"
-                        % (len(compute_ports), ", ".join(compute_ports) or "none", expected_count))
+        problems.append(
+            "found %d compute port(s) (%s), expected %d (nccl_fabric_expected_hca_count); check "
+            "the HCAs, drivers and nccl_fabric_hca_include/_exclude"
+            % (len(compute_ports), ", ".join(compute_ports) or "none", expected_count)
+        )
 
     roce_gid = None
     if transport == "roce":
@@ -410,21 +446,31 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
                 if gid_index is not None:
                     types = dict((g["index"], g["type"]) for g in port["gids"])
                     if types.get(gid_index) != ROCE_V2:
-                        problems.append("%s has no RoCE v2 GID at index %d (nccl_fabric_ib_gid_index); its RoCE v2 "
-                                        "GIDs: %s" % (where, gid_index, ", ".join(
-                                            str(g["index"]) for g in port["gids"] if g["type"] == ROCE_V2) or "none"))
+                        problems.append(
+                            "%s has no RoCE v2 GID at index %d (nccl_fabric_ib_gid_index); its RoCE v2 "
+                            "GIDs: %s"
+                            % (
+                                where,
+                                gid_index,
+                                ", ".join(str(g["index"]) for g in port["gids"] if g["type"] == ROCE_V2) or "none",
+                            )
+                        )
                 elif port["roce_v2_ipv4_gid_index"] is None:
-                    problems.append("%s has no RoCE v2 IPv4 GID (is an IPv4 address on %s?); give the interface its "
-                                    "address or set nccl_fabric_ib_gid_index"
-                                    % (where, ", ".join(by_name[name]["netdevs"]) or "its netdev"))
+                    problems.append(
+                        "%s has no RoCE v2 IPv4 GID (is an IPv4 address on %s?); give the interface its "
+                        "address or set nccl_fabric_ib_gid_index"
+                        % (where, ", ".join(by_name[name]["netdevs"]) or "its netdev")
+                    )
                 else:
                     found.setdefault(port["roce_v2_ipv4_gid_index"], []).append(where)
         if gid_index is not None:
             roce_gid = gid_index
         elif len(found) > 1:
-            problems.append("the RoCE v2 IPv4 GID sits at different indices (%s) but NCCL_IB_GID_INDEX is one value; "
-                            "make the GID tables agree or set nccl_fabric_ib_gid_index"
-                            % "; ".join("%d: %s" % (i, ", ".join(w)) for i, w in sorted(found.items())))
+            problems.append(
+                "the RoCE v2 IPv4 GID sits at different indices (%s) but NCCL_IB_GID_INDEX is one value; "
+                "make the GID tables agree or set nccl_fabric_ib_gid_index"
+                % "; ".join("%d: %s" % (i, ", ".join(w)) for i, w in sorted(found.items()))
+            )
         elif found:
             roce_gid = list(found)[0]
 
@@ -434,11 +480,15 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
         dist["address"] = host
         candidates = resolve_address(host, resolver)
         if not candidates:
-            problems.append("dist-init address %s does not resolve on this host; use an IP address or fix DNS "
-                            "(or set nccl_fabric_socket_ifname)" % host)
+            problems.append(
+                "dist-init address %s does not resolve on this host; use an IP address or fix DNS "
+                "(or set nccl_fabric_socket_ifname)" % host
+            )
         if addresses is None:
-            problems.append("no address list to find the dist-init interface in (is `ip` from iproute2 "
-                            "installed?); set nccl_fabric_socket_ifname")
+            problems.append(
+                "no address list to find the dist-init interface in (is `ip` from iproute2 "
+                "installed?); set nccl_fabric_socket_ifname"
+            )
         else:
             for candidate in candidates:
                 ifname, how = find_interface(candidate, addresses)
@@ -446,24 +496,29 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
                     dist.update(resolved=candidate, interface=ifname, how=how)
                     break
             if candidates and not dist["interface"]:
-                problems.append("no interface of this host is on the network of the dist-init address %s (%s); "
-                                "NCCL/gloo bootstrap would pick one at random: add a route/address or set "
-                                "nccl_fabric_socket_ifname" % (host, ", ".join(candidates)))
+                problems.append(
+                    "no interface of this host is on the network of the dist-init address %s (%s); "
+                    "NCCL/gloo bootstrap would pick one at random: add a route/address or set "
+                    "nccl_fabric_socket_ifname" % (host, ", ".join(candidates))
+                )
     # The device nodes a container needs for NCCL's IB/RoCE transport: the compute HCAs'
     # verbs devices and the RDMA CM device, nothing else (no umad/issm: NCCL does not use MADs).
     rdma_devices = []
     for name in compute:
         if not by_name[name]["uverbs"]:
-            problems.append("%s has no verbs device (no infiniband_verbs/uverbs* under its sysfs device); load "
-                            "ib_uverbs (rdma-core's rdma-load-modules@infiniband.service), else NCCL cannot use it"
-                            % name)
+            problems.append(
+                "%s has no verbs device (no infiniband_verbs/uverbs* under its sysfs device); load "
+                "ib_uverbs (rdma-core's rdma-load-modules@infiniband.service), else NCCL cannot use it" % name
+            )
         rdma_devices.extend("/dev/infiniband/%s" % n for n in by_name[name]["uverbs"])
     if compute and os.path.isdir(os.path.join(sysfs_root, "class", "misc", "rdma_cm")):
         rdma_devices.insert(0, "/dev/infiniband/rdma_cm")
     if not compute and nnodes > 1:
-        warnings.append("NO RDMA HCA for compute on this host: NCCL will run over TCP sockets between the %d nodes of "
-                        "its group, about two orders of magnitude slower than InfiniBand/RoCE; right only if "
-                        "this host really has no HCA (else check the RDMA driver and nccl_fabric_hca_include)" % nnodes)
+        warnings.append(
+            "NO RDMA HCA for compute on this host: NCCL will run over TCP sockets between the %d nodes of "
+            "its group, about two orders of magnitude slower than InfiniBand/RoCE; right only if "
+            "this host really has no HCA (else check the RDMA driver and nccl_fabric_hca_include)" % nnodes
+        )
     return {
         "sysfs_root": sysfs_root,
         "hcas": hcas,
@@ -485,18 +540,30 @@ def fabric_facts(sysfs_root="/sys", dist_init_address=None, addresses=None, incl
 
 # ---------------------------------------------------------------- NCCL env
 
+
 def _check_value(key, value, where):
     if not ENV_KEY_RE.match(key):
         raise FabricError("%s: %r is not an environment variable name" % (where, key))
     text = str(value)
     if text == "" or _BAD_VALUE_RE.search(text):
-        raise FabricError("%s: %s=%r must be non-empty, without spaces, quotes or backslashes (the env file is "
-                          "read by both systemd and docker --env-file, which quote differently)" % (where, key, text))
+        raise FabricError(
+            "%s: %s=%r must be non-empty, without spaces, quotes or backslashes (the env file is "
+            "read by both systemd and docker --env-file, which quote differently)" % (where, key, text)
+        )
     return text
 
 
-def nccl_env(fabric, ib_hca=None, socket_ifname=None, net_gdr_level=None, ib_qps_per_connection=None,
-             cross_nic=None, topo_file=None, debug=None, extra=None):
+def nccl_env(
+    fabric,
+    ib_hca=None,
+    socket_ifname=None,
+    net_gdr_level=None,
+    ib_qps_per_connection=None,
+    cross_nic=None,
+    topo_file=None,
+    debug=None,
+    extra=None,
+):
     """The NCCL/gloo environment for one host: computed values, then overrides (None = computed/unset).
 
     ``extra`` is merged last; a None value there drops a key (e.g. ``{"NCCL_IB_GID_INDEX": None}`` lets
@@ -506,13 +573,18 @@ def nccl_env(fabric, ib_hca=None, socket_ifname=None, net_gdr_level=None, ib_qps
         raise FabricError("nccl_fabric_cross_nic must be 0, 1 or 2 (NCCL_CROSS_NIC), got %r" % (cross_nic,))
     if debug not in (None, "") and str(debug).upper() not in DEBUG_LEVELS:
         raise FabricError("nccl_fabric_debug must be one of %s (NCCL_DEBUG), got %r" % (", ".join(DEBUG_LEVELS), debug))
-    if net_gdr_level not in (None, "") and not (str(net_gdr_level).upper() in GDR_LEVELS
-                                                or str(net_gdr_level).isdigit()):
-        raise FabricError("nccl_fabric_net_gdr_level must be one of %s or a number (NCCL_NET_GDR_LEVEL), got %r"
-                          % (", ".join(GDR_LEVELS), net_gdr_level))
+    if net_gdr_level not in (None, "") and not (
+        str(net_gdr_level).upper() in GDR_LEVELS or str(net_gdr_level).isdigit()
+    ):
+        raise FabricError(
+            "nccl_fabric_net_gdr_level must be one of %s or a number (NCCL_NET_GDR_LEVEL), got %r"
+            % (", ".join(GDR_LEVELS), net_gdr_level)
+        )
     if extra is not None and (not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra)):
-        raise FabricError("nccl_fabric_env_extra must be a mapping of environment variable names to values, "
-                          "e.g. {NCCL_IB_TIMEOUT: 22}")
+        raise FabricError(
+            "nccl_fabric_env_extra must be a mapping of environment variable names to values, "
+            "e.g. {NCCL_IB_TIMEOUT: 22}"
+        )
     env = {}
     if fabric.get("active_compute_ports"):
         env["NCCL_IB_HCA"] = "=" + ",".join(fabric["active_compute_ports"])
@@ -526,8 +598,12 @@ def nccl_env(fabric, ib_hca=None, socket_ifname=None, net_gdr_level=None, ib_qps
     if ifname:
         env["NCCL_SOCKET_IFNAME"] = "=" + ifname
         env["GLOO_SOCKET_IFNAME"] = ifname
-    optional = (("NCCL_IB_QPS_PER_CONNECTION", ib_qps_per_connection), ("NCCL_CROSS_NIC", cross_nic),
-                ("NCCL_TOPO_FILE", topo_file), ("NCCL_DEBUG", debug))
+    optional = (
+        ("NCCL_IB_QPS_PER_CONNECTION", ib_qps_per_connection),
+        ("NCCL_CROSS_NIC", cross_nic),
+        ("NCCL_TOPO_FILE", topo_file),
+        ("NCCL_DEBUG", debug),
+    )
     for key, value in optional:
         if value not in (None, ""):
             env[key] = value
@@ -548,6 +624,7 @@ def render_env_file(env):
 
 
 # ---------------------------------------------------------------- group parity
+
 
 def _signature(fabric):
     ports = fabric.get("active_compute_ports")
@@ -574,16 +651,21 @@ def group_problems(group, fabrics):
     known = []
     for host, fabric in fabrics:
         if not isinstance(fabric, dict):
-            problems.append("group %s: %s has no fabric facts (not in this play, or it failed earlier); run "
-                            "nccl_fabric on every host of the group" % (group, host))
+            problems.append(
+                "group %s: %s has no fabric facts (not in this play, or it failed earlier); run "
+                "nccl_fabric on every host of the group" % (group, host)
+            )
         else:
             known.append((host, fabric))
             if fabric.get("problems"):
-                problems.append("group %s: %s failed its own fabric preflight (%d problem(s), see that host); the "
-                                "group cannot run NCCL until it is fixed" % (group, host, len(fabric["problems"])))
+                problems.append(
+                    "group %s: %s failed its own fabric preflight (%d problem(s), see that host); the "
+                    "group cannot run NCCL until it is fixed" % (group, host, len(fabric["problems"]))
+                )
     if len(set(_signature(f) for h, f in known)) > 1:
-        problems.append("group %s: nodes differ in their compute fabric (%s); NCCL pairs rails across nodes, so "
-                        "every node needs the same HCA count, rate and link layer: fix the hardware/links or "
-                        "nccl_fabric_hca_include/_exclude" % (group, "; ".join(
-                            "%s %s" % (h, _describe(f)) for h, f in known)))
+        problems.append(
+            "group %s: nodes differ in their compute fabric (%s); NCCL pairs rails across nodes, so "
+            "every node needs the same HCA count, rate and link layer: fix the hardware/links or "
+            "nccl_fabric_hca_include/_exclude" % (group, "; ".join("%s %s" % (h, _describe(f)) for h, f in known))
+        )
     return problems

@@ -29,17 +29,43 @@ import xml.etree.ElementTree as ET
 # The --query-gpu field list, in the order the real captures were taken with
 # (tests/fixtures/gpu/*/query-gpu.csv has the same header).
 QUERY_GPU_FIELDS = (
-    "index", "name", "uuid", "pci.bus_id", "driver_version", "vbios_version", "memory.total", "memory.used",
-    "persistence_mode", "compute_cap", "ecc.mode.current", "ecc.errors.uncorrected.volatile.total",
-    "ecc.errors.uncorrected.aggregate.total", "retired_pages.pending", "remapped_rows.pending",
-    "remapped_rows.failure", "pcie.link.gen.current", "pcie.link.gen.max", "pcie.link.width.current",
-    "pcie.link.width.max", "clocks.max.sm", "clocks.current.sm", "power.limit", "temperature.gpu",
-    "clocks_event_reasons.active", "mig.mode.current", "fabric.state", "fabric.status",
+    "index",
+    "name",
+    "uuid",
+    "pci.bus_id",
+    "driver_version",
+    "vbios_version",
+    "memory.total",
+    "memory.used",
+    "persistence_mode",
+    "compute_cap",
+    "ecc.mode.current",
+    "ecc.errors.uncorrected.volatile.total",
+    "ecc.errors.uncorrected.aggregate.total",
+    "retired_pages.pending",
+    "remapped_rows.pending",
+    "remapped_rows.failure",
+    "pcie.link.gen.current",
+    "pcie.link.gen.max",
+    "pcie.link.width.current",
+    "pcie.link.width.max",
+    "clocks.max.sm",
+    "clocks.current.sm",
+    "power.limit",
+    "temperature.gpu",
+    "clocks_event_reasons.active",
+    "mig.mode.current",
+    "fabric.state",
+    "fabric.status",
 )
 
 REMAPPED_ROWS_FIELDS = (
-    "gpu_bus_id", "gpu_uuid", "remapped_rows.correctable", "remapped_rows.uncorrectable",
-    "remapped_rows.pending", "remapped_rows.failure",
+    "gpu_bus_id",
+    "gpu_uuid",
+    "remapped_rows.correctable",
+    "remapped_rows.uncorrectable",
+    "remapped_rows.pending",
+    "remapped_rows.failure",
 )
 
 # NVML's nvmlClocksEventReason* bit values (the same names the XML uses, minus its prefix).
@@ -60,8 +86,18 @@ CONNECTION_RANK = {"PIX": 1, "PXB": 2, "PHB": 3, "NODE": 4, "SYS": 5, "SOC": 5}
 
 PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"
 
-_MISSING = ("", "n/a", "[n/a]", "not supported", "[not supported]", "unknown", "[unknown error]",
-            "unknown error", "requested functionality has been deprecated", "none")
+_MISSING = (
+    "",
+    "n/a",
+    "[n/a]",
+    "not supported",
+    "[not supported]",
+    "unknown",
+    "[unknown error]",
+    "unknown error",
+    "requested functionality has been deprecated",
+    "none",
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
 
@@ -79,7 +115,7 @@ def _value(text):
     return None if text.lower() in _MISSING else text
 
 
-_MAX_COUNT = 2 ** 64     # nvidia-smi's counters and sizes are at most unsigned 64-bit (NVML's unsigned long long)
+_MAX_COUNT = 2**64  # nvidia-smi's counters and sizes are at most unsigned 64-bit (NVML's unsigned long long)
 
 
 def _int(text, what=None):
@@ -97,8 +133,10 @@ def _int(text, what=None):
     number = match.group(1)
     digits = number.lstrip("-").split(".")[0].lstrip("0")
     if number.startswith("-") or len(digits) > 20 or int(digits or "0") >= _MAX_COUNT:
-        raise GpuFactsError("%s is %s, expected a count (0 to 2^64): the output is corrupted or not nvidia-smi's"
-                            % (what or "a value", repr(text) if len(text) <= 40 else repr(text[:37]) + "..."))
+        raise GpuFactsError(
+            "%s is %s, expected a count (0 to 2^64): the output is corrupted or not nvidia-smi's"
+            % (what or "a value", repr(text) if len(text) <= 40 else repr(text[:37]) + "...")
+        )
     return int(float(number)) if "." in number else int(number)
 
 
@@ -137,7 +175,7 @@ def _sum_counts(element, want_uncorrectable):
     total = None
     for child in element:
         tag = child.tag
-        if tag in ("single_bit", "double_bit"):          # drivers before R470: <double_bit><total>
+        if tag in ("single_bit", "double_bit"):  # drivers before R470: <double_bit><total>
             if (tag == "double_bit") == want_uncorrectable:
                 count = _int(_find(child, "total"), "total")
             else:
@@ -154,11 +192,27 @@ def _sum_counts(element, want_uncorrectable):
 def empty_gpu():
     """The shape of one GPU's facts, every value unknown."""
     return {
-        "index": None, "name": None, "uuid": None, "pci_bus_id": None, "architecture": None,
-        "vbios_version": None, "compute_cap": None, "memory_total_mib": None, "driver_version": None,
-        "cuda_version": None, "persistence_mode": None, "mig_mode": None, "virtualization_mode": None,
-        "ecc": {"mode_current": None, "mode_pending": None, "uncorrectable_volatile": None,
-                "uncorrectable_aggregate": None, "correctable_volatile": None, "correctable_aggregate": None},
+        "index": None,
+        "name": None,
+        "uuid": None,
+        "pci_bus_id": None,
+        "architecture": None,
+        "vbios_version": None,
+        "compute_cap": None,
+        "memory_total_mib": None,
+        "driver_version": None,
+        "cuda_version": None,
+        "persistence_mode": None,
+        "mig_mode": None,
+        "virtualization_mode": None,
+        "ecc": {
+            "mode_current": None,
+            "mode_pending": None,
+            "uncorrectable_volatile": None,
+            "uncorrectable_aggregate": None,
+            "correctable_volatile": None,
+            "correctable_aggregate": None,
+        },
         "remapped_rows": {"correctable": None, "uncorrectable": None, "pending": None, "failure": None},
         "pcie": {"gen_current": None, "gen_max": None, "width_current": None, "width_max": None},
         "clocks_event_reasons": None,
@@ -199,8 +253,10 @@ def parse_xml(text):
     try:
         root = ET.fromstring(text.strip())
     except ET.ParseError as exc:
-        raise GpuFactsError("nvidia-smi -q -x printed no valid XML (%s); first line: %r"
-                            % (exc, text.strip().splitlines()[0][:120] if text.strip() else ""))
+        raise GpuFactsError(
+            "nvidia-smi -q -x printed no valid XML (%s); first line: %r"
+            % (exc, text.strip().splitlines()[0][:120] if text.strip() else "")
+        )
     if root.tag != "nvidia_smi_log":
         raise GpuFactsError("nvidia-smi -q -x printed <%s>, expected <nvidia_smi_log>" % root.tag)
     driver_version = _value(_find(root, "driver_version"))
@@ -210,8 +266,9 @@ def parse_xml(text):
         try:
             gpus.append(_gpu_from_xml(position, node, driver_version, cuda_version))
         except GpuFactsError as exc:
-            raise GpuFactsError("nvidia-smi -q -x, GPU %d (%s): %s"
-                                % (position, _value(node.get("id")) or "no PCI bus id", exc))
+            raise GpuFactsError(
+                "nvidia-smi -q -x, GPU %d (%s): %s" % (position, _value(node.get("id")) or "no PCI bus id", exc)
+            )
     try:
         attached = _int(_find(root, "attached_gpus"), "attached_gpus")
     except GpuFactsError as exc:
@@ -259,7 +316,9 @@ def _gpu_from_xml(position, node, driver_version, cuda_version):
     gpu["pcie"] = {
         "gen_current": _int(_find(node, link + "pcie_gen/current_link_gen"), link + "pcie_gen/current_link_gen"),
         "gen_max": _int(_find(node, link + "pcie_gen/max_link_gen"), link + "pcie_gen/max_link_gen"),
-        "width_current": _int(_find(node, link + "link_widths/current_link_width"), link + "link_widths/current_link_width"),
+        "width_current": _int(
+            _find(node, link + "link_widths/current_link_width"), link + "link_widths/current_link_width"
+        ),
         "width_max": _int(_find(node, link + "link_widths/max_link_width"), link + "link_widths/max_link_width"),
     }
     # R535 renamed clocks_throttle_reasons to clocks_event_reasons; read both.
@@ -269,7 +328,9 @@ def _gpu_from_xml(position, node, driver_version, cuda_version):
     if reasons is not None:
         gpu["clocks_event_reasons"] = [
             re.sub(r"^clocks?_(event|throttle)_reason_", "", child.tag)
-            for child in reasons if _value(child.text) == "Active"]
+            for child in reasons
+            if _value(child.text) == "Active"
+        ]
     gpu["fabric"] = {
         "state": _value(_find(node, "fabric/state")),
         "status": _value(_find(node, "fabric/status")),
@@ -298,8 +359,10 @@ def parse_query_csv(text, fields):
     parsed = []
     for number, row in enumerate(rows, 1):
         if len(row) != len(fields):
-            raise GpuFactsError("nvidia-smi query output row %d has %d values for %d fields: %r"
-                                % (number, len(row), len(fields), ", ".join(row)[:200]))
+            raise GpuFactsError(
+                "nvidia-smi query output row %d has %d values for %d fields: %r"
+                % (number, len(row), len(fields), ", ".join(row)[:200])
+            )
         parsed.append(dict(zip(fields, (cell.strip() for cell in row))))
     return parsed
 
@@ -318,8 +381,12 @@ def gpu_from_query_row(row):
     gpu["persistence_mode"] = _bool(row.get("persistence_mode"))
     gpu["mig_mode"] = _value(row.get("mig.mode.current"))
     gpu["ecc"]["mode_current"] = _value(row.get("ecc.mode.current"))
-    gpu["ecc"]["uncorrectable_volatile"] = _int(row.get("ecc.errors.uncorrected.volatile.total"), "ecc.errors.uncorrected.volatile.total")
-    gpu["ecc"]["uncorrectable_aggregate"] = _int(row.get("ecc.errors.uncorrected.aggregate.total"), "ecc.errors.uncorrected.aggregate.total")
+    gpu["ecc"]["uncorrectable_volatile"] = _int(
+        row.get("ecc.errors.uncorrected.volatile.total"), "ecc.errors.uncorrected.volatile.total"
+    )
+    gpu["ecc"]["uncorrectable_aggregate"] = _int(
+        row.get("ecc.errors.uncorrected.aggregate.total"), "ecc.errors.uncorrected.aggregate.total"
+    )
     gpu["remapped_rows"]["pending"] = _bool(row.get("remapped_rows.pending"))
     gpu["remapped_rows"]["failure"] = _bool(row.get("remapped_rows.failure"))
     gpu["pcie"] = {
@@ -329,7 +396,8 @@ def gpu_from_query_row(row):
         "width_max": _int(row.get("pcie.link.width.max"), "pcie.link.width.max"),
     }
     gpu["clocks_event_reasons"] = clocks_event_reasons_from_mask(
-        row.get("clocks_event_reasons.active", row.get("clocks_throttle_reasons.active")))
+        row.get("clocks_event_reasons.active", row.get("clocks_throttle_reasons.active"))
+    )
     gpu["fabric"]["state"] = _value(row.get("fabric.state"))
     gpu["fabric"]["status"] = _value(row.get("fabric.status"))
     return gpu
@@ -358,7 +426,7 @@ def parse_nvlink_status(text):
         header = re.match(r"^GPU (\d+): .*\(UUID: ([^)]+)\)", line)
         if header:
             uuid = header.group(2).strip()
-            if uuid in result:          # a second listing (e.g. -e counters) after the status
+            if uuid in result:  # a second listing (e.g. -e counters) after the status
                 current = None
                 continue
             current = result[uuid] = {"index": int(header.group(1)), "links": [], "all_inactive": False}
@@ -370,11 +438,12 @@ def parse_nvlink_status(text):
             value = link.group(2)
             speed = re.match(r"^([\d.]+)\s*GB/s$", value)
             if speed:
-                current["links"].append({"link": int(link.group(1)), "active": True,
-                                         "speed_gbps": float(speed.group(1))})
+                current["links"].append(
+                    {"link": int(link.group(1)), "active": True, "speed_gbps": float(speed.group(1))}
+                )
             elif "inactive" in value.lower():
                 current["links"].append({"link": int(link.group(1)), "active": False, "speed_gbps": None})
-        elif "inactive" in line.lower():          # "all links are inactive"
+        elif "inactive" in line.lower():  # "all links are inactive"
             current["all_inactive"] = True
     return result
 
@@ -382,8 +451,7 @@ def parse_nvlink_status(text):
 def nvlink_summary(entry):
     """The per-GPU ``nvlink`` fact from one parse_nvlink_status entry (None: no NVLink listing)."""
     if entry is None:
-        return {"total": 0, "active": 0, "inactive_links": [], "all_inactive": False, "speeds_gbps": [],
-                "links": []}
+        return {"total": 0, "active": 0, "inactive_links": [], "all_inactive": False, "speeds_gbps": [], "links": []}
     links = sorted(entry["links"], key=lambda item: item["link"])
     return {
         "total": len(links),
@@ -419,15 +487,15 @@ def parse_topology(text):
         if "affinity" in cell.lower() or "numa" in cell.lower():
             break
         devices.append(cell)
-    attributes = header[len(devices):]
+    attributes = header[len(devices) :]
     matrix, affinity = {}, {}
-    for line in lines[header_at + 1:]:
+    for line in lines[header_at + 1 :]:
         if not line.strip() or line.strip().startswith("Legend"):
             break
         cells = _split_cells(line) if "\t" in line else line.split()
         label = cells[0].strip()
-        values = [cell.strip() for cell in cells[1:1 + len(devices)]]
-        rest = [cell.strip() for cell in cells[1 + len(devices):] if cell.strip()]
+        values = [cell.strip() for cell in cells[1 : 1 + len(devices)]]
+        rest = [cell.strip() for cell in cells[1 + len(devices) :] if cell.strip()]
         matrix[label] = dict((dev, val) for dev, val in zip(devices, values) if dev != label and val)
         affinity[label] = dict(zip(attributes, rest))
     nic_names = {}
@@ -455,10 +523,15 @@ def topology_summary(parsed):
     matrix = parsed["matrix"]
     pairs, pair_types = [], {}
     for position, left in enumerate(gpus):
-        for right in gpus[position + 1:]:
+        for right in gpus[position + 1 :]:
             connection = matrix.get(left, {}).get(right)
-            pairs.append({"gpus": [_gpu_number(left), _gpu_number(right)], "connection": connection,
-                          "nvlinks": _nvlinks(connection)})
+            pairs.append(
+                {
+                    "gpus": [_gpu_number(left), _gpu_number(right)],
+                    "connection": connection,
+                    "nvlinks": _nvlinks(connection),
+                }
+            )
             pair_types[connection] = pair_types.get(connection, 0) + 1
     nvlink_counts = [pair["nvlinks"] for pair in pairs if pair["nvlinks"] is not None]
     per_gpu = []
@@ -468,20 +541,27 @@ def topology_summary(parsed):
         reach = []
         for nic in nics:
             connection = matrix.get(dev, {}).get(nic)
-            reach.append({"nic": parsed["nic_names"].get(nic, nic), "connection": connection,
-                          "rank": CONNECTION_RANK.get(connection, 9)})
+            reach.append(
+                {
+                    "nic": parsed["nic_names"].get(nic, nic),
+                    "connection": connection,
+                    "rank": CONNECTION_RANK.get(connection, 9),
+                }
+            )
         reach.sort(key=lambda item: item["rank"])
         nearest = [item["nic"] for item in reach if reach and item["rank"] == reach[0]["rank"]]
         for name in nearest:
             nic_near[name].append(_gpu_number(dev))
-        per_gpu.append({
-            "index": _gpu_number(dev),
-            "cpu_affinity": _value(attrs.get("CPU Affinity")),
-            "numa_affinity": _value(attrs.get("NUMA Affinity")),
-            "gpu_numa_id": _value(attrs.get("GPU NUMA ID")),
-            "nics": [{"nic": item["nic"], "connection": item["connection"]} for item in reach],
-            "nearest_nics": nearest,
-        })
+        per_gpu.append(
+            {
+                "index": _gpu_number(dev),
+                "cpu_affinity": _value(attrs.get("CPU Affinity")),
+                "numa_affinity": _value(attrs.get("NUMA Affinity")),
+                "gpu_numa_id": _value(attrs.get("GPU NUMA ID")),
+                "nics": [{"nic": item["nic"], "connection": item["connection"]} for item in reach],
+                "nearest_nics": nearest,
+            }
+        )
     return {
         "gpu_count": len(gpus),
         "pairs": pairs,
@@ -500,8 +580,7 @@ def parse_kernel_module(text):
     match = re.search(r"NVRM version:.*?Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)", text or "")
     if not match:
         return None
-    return {"version": match.group(1),
-            "flavor": "open" if "Open Kernel Module" in match.group(0) else "proprietary"}
+    return {"version": match.group(1), "flavor": "open" if "Open Kernel Module" in match.group(0) else "proprietary"}
 
 
 # ------------------------------------------------------------------ everything together
@@ -513,8 +592,15 @@ def _row(convert, what, number, row):
         raise GpuFactsError("%s row %d (%s): %s" % (what, number, bus, exc))
 
 
-def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvlink_text=None,
-                proc_version_text=None, nvidia_smi=None):
+def build_facts(
+    xml_text,
+    query_csv=None,
+    remapped_csv=None,
+    topo_text=None,
+    nvlink_text=None,
+    proc_version_text=None,
+    nvidia_smi=None,
+):
     """All facts from the raw outputs; only the XML is required (None: that output is missing).
 
     Returns {"gpus": [...], "topology": {...} or None, "driver": {...}}.
@@ -522,8 +608,10 @@ def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvl
     log = parse_xml(xml_text)
     gpus = log["gpus"]
     if query_csv is not None:
-        rows = [_row(gpu_from_query_row, "nvidia-smi --query-gpu", number, row)
-                for number, row in enumerate(parse_query_csv(query_csv, QUERY_GPU_FIELDS), 1)]
+        rows = [
+            _row(gpu_from_query_row, "nvidia-smi --query-gpu", number, row)
+            for number, row in enumerate(parse_query_csv(query_csv, QUERY_GPU_FIELDS), 1)
+        ]
         by_key = dict((row["uuid"] or row["pci_bus_id"], row) for row in rows)
         merged = []
         for gpu in gpus:
@@ -535,8 +623,10 @@ def build_facts(xml_text, query_csv=None, remapped_csv=None, topo_text=None, nvl
         gpus = merged
     if remapped_csv is not None:
         what = "nvidia-smi --query-remapped-rows"
-        remapped = dict((row.get("gpu_uuid"), _row(remapped_rows_from_row, what, number, row))
-                        for number, row in enumerate(parse_query_csv(remapped_csv, REMAPPED_ROWS_FIELDS), 1))
+        remapped = dict(
+            (row.get("gpu_uuid"), _row(remapped_rows_from_row, what, number, row))
+            for number, row in enumerate(parse_query_csv(remapped_csv, REMAPPED_ROWS_FIELDS), 1)
+        )
         for gpu in gpus:
             if gpu["uuid"] in remapped:
                 gpu["remapped_rows"] = merge_gpu({"r": gpu["remapped_rows"]}, {"r": remapped[gpu["uuid"]]})["r"]
@@ -565,17 +655,22 @@ def explain_failure(argv, rc, out, err):
     command = " ".join(argv)
     tail = " ".join(text.split())[-300:]
     if "Driver/library version mismatch" in text:
-        return ("%s failed (rc %s): the loaded NVIDIA kernel module does not match the installed driver "
-                "libraries (the driver was upgraded without a reboot). Fix: reboot the host, or unload and "
-                "reload the nvidia kernel modules. nvidia-smi said: %s" % (command, rc, tail))
+        return (
+            "%s failed (rc %s): the loaded NVIDIA kernel module does not match the installed driver "
+            "libraries (the driver was upgraded without a reboot). Fix: reboot the host, or unload and "
+            "reload the nvidia kernel modules. nvidia-smi said: %s" % (command, rc, tail)
+        )
     if "couldn't communicate with the NVIDIA driver" in text or "NVIDIA driver is not loaded" in text:
-        return ("%s failed (rc %s): the NVIDIA kernel module is not loaded. Fix: check `dmesg | grep -i nvidia` "
-                "(module built for the running kernel? Secure Boot signing? nouveau blacklisted?) and reboot "
-                "after installing the driver. nvidia-smi said: %s" % (command, rc, tail))
+        return (
+            "%s failed (rc %s): the NVIDIA kernel module is not loaded. Fix: check `dmesg | grep -i nvidia` "
+            "(module built for the running kernel? Secure Boot signing? nouveau blacklisted?) and reboot "
+            "after installing the driver. nvidia-smi said: %s" % (command, rc, tail)
+        )
     if "No devices were found" in text:
-        return ("%s failed (rc %s): the driver sees no GPU. Fix: check `lspci -d 10de:` for the GPUs and the "
-                "kernel log for Xid 79 (GPU fell off the bus); reseat or replace. nvidia-smi said: %s"
-                % (command, rc, tail))
+        return (
+            "%s failed (rc %s): the driver sees no GPU. Fix: check `lspci -d 10de:` for the GPUs and the "
+            "kernel log for Xid 79 (GPU fell off the bus); reseat or replace. nvidia-smi said: %s" % (command, rc, tail)
+        )
     return "%s failed (rc %s): %s" % (command, rc, tail or "no output")
 
 
@@ -600,10 +695,14 @@ def collect(run, nvidia_smi, read_text=None):
             return None
         return stdout
 
-    query = optional(["--query-gpu=" + ",".join(QUERY_GPU_FIELDS), "--format=csv,noheader,nounits"],
-                     "GPU index and compute capability")
-    remapped = optional(["--query-remapped-rows=" + ",".join(REMAPPED_ROWS_FIELDS),
-                         "--format=csv,noheader,nounits"], "remapped-rows query")
+    query = optional(
+        ["--query-gpu=" + ",".join(QUERY_GPU_FIELDS), "--format=csv,noheader,nounits"],
+        "GPU index and compute capability",
+    )
+    remapped = optional(
+        ["--query-remapped-rows=" + ",".join(REMAPPED_ROWS_FIELDS), "--format=csv,noheader,nounits"],
+        "remapped-rows query",
+    )
     topo = optional(["topo", "-m"], "topology")
     nvlink = optional(["nvlink", "-s"], "NVLink link states")
     proc_version = read_text(PROC_DRIVER_VERSION) if read_text is not None else None
@@ -614,15 +713,18 @@ def find_nvidia_smi(host, path, which, is_executable):
     """The nvidia-smi to run: ``path`` when given, else ``which('nvidia-smi')``; GpuFactsError with the fix."""
     if path:
         if not is_executable(path):
-            raise GpuFactsError("%s: nvidia_smi_path %s does not exist or is not executable. Fix: point "
-                                "nvidia_smi_path at nvidia-smi, or leave it unset to use the one on PATH."
-                                % (host, path))
+            raise GpuFactsError(
+                "%s: nvidia_smi_path %s does not exist or is not executable. Fix: point "
+                "nvidia_smi_path at nvidia-smi, or leave it unset to use the one on PATH." % (host, path)
+            )
         return path
     found = which("nvidia-smi")
     if not found:
-        raise GpuFactsError("%s: nvidia-smi not found (searched PATH, /sbin, /usr/sbin, /usr/local/sbin); this host "
-                            "has no NVIDIA driver installed. Fix: install the driver (the collection's NVIDIA driver "
-                            "role) before the GPU facts and preflight, or set nvidia_smi_path." % host)
+        raise GpuFactsError(
+            "%s: nvidia-smi not found (searched PATH, /sbin, /usr/sbin, /usr/local/sbin); this host "
+            "has no NVIDIA driver installed. Fix: install the driver (the collection's NVIDIA driver "
+            "role) before the GPU facts and preflight, or set nvidia_smi_path." % host
+        )
     return found
 
 
@@ -642,8 +744,10 @@ def gather(host, nvidia_smi_path, which, run, is_executable=None, read=read_text
     (rc, stdout, stderr) (AnsibleModule.run_command). Raises GpuFactsError naming the host and the fix.
     """
     if is_executable is None:
+
         def is_executable(path):
             return os.path.isfile(path) and os.access(path, os.X_OK)
+
     nvidia_smi = find_nvidia_smi(host, nvidia_smi_path, which, is_executable)
     try:
         facts, warnings = collect(run, nvidia_smi, read)

@@ -38,8 +38,11 @@ def _by_site(hosts, sites):
 def _check(hosts, seed_count, peer_fanout, max_parallel):
     if len(set(hosts)) != len(hosts):
         raise FanoutError("a host is listed twice: %s" % sorted(h for h in set(hosts) if hosts.count(h) > 1))
-    for name, value, low in (("model_sync_seed_count", seed_count, 1), ("model_sync_peer_fanout", peer_fanout, 1),
-                             ("model_sync_max_parallel", max_parallel, 1)):
+    for name, value, low in (
+        ("model_sync_seed_count", seed_count, 1),
+        ("model_sync_peer_fanout", peer_fanout, 1),
+        ("model_sync_max_parallel", max_parallel, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise FanoutError("%s must be an integer >= %d, got %r" % (name, low, value))
 
@@ -120,8 +123,7 @@ def plan(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None
     return {"seeds": seeds, "waves": waves, "unreachable": unreachable, "source_copies": len(seeds)}
 
 
-def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None, preferred=None,
-             from_source=True):
+def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None, preferred=None, from_source=True):
     """The same tree as ``plan``, run as one pipeline instead of wave after wave.
 
     Every receiver follows one parent file by file: it fetches a file as soon as
@@ -153,8 +155,7 @@ def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=
                 break
             waves.append([{"dest": d, "src": wave[d]} for d in hosts if d in wave])
             have.update(wave)
-        result = {"seeds": [], "waves": waves, "unreachable": [h for h in hosts if h not in have],
-                  "source_copies": 0}
+        result = {"seeds": [], "waves": waves, "unreachable": [h for h in hosts if h not in have], "source_copies": 0}
     complete = set(holders)
     copies = {}
     for wave in result["waves"]:
@@ -163,9 +164,13 @@ def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=
             src_complete = src == SOURCE or src in complete
             level = 1 if src_complete else copies[src]["level"] + 1
             copies[copy["dest"]] = {"src": src, "src_complete": src_complete, "level": level}
-    return {"copies": copies, "seeds": result["seeds"], "unreachable": result["unreachable"],
-            "source_copies": result["source_copies"],
-            "depth": max([c["level"] for c in copies.values()] or [0])}
+    return {
+        "copies": copies,
+        "seeds": result["seeds"],
+        "unreachable": result["unreachable"],
+        "source_copies": result["source_copies"],
+        "depth": max([c["level"] for c in copies.values()] or [0]),
+    }
 
 
 # ------------------------------------------------------------ the action's (and the module's) entry point
@@ -182,10 +187,27 @@ def _bool(value):
     raise FanoutError("expected a boolean, got %r" % (value,))
 
 
-_INTS = (("seed_count", "model_sync_seed_count", 1), ("peer_fanout", "model_sync_peer_fanout", 1),
-         ("max_parallel", "model_sync_max_parallel", 8))
-_KNOWN = frozenset(["hosts", "holders", "holder_var", "sites", "site_var", "busy", "seed_count", "preferred_seeds",
-                    "peer_fanout", "max_parallel", "pipeline", "from_source"])
+_INTS = (
+    ("seed_count", "model_sync_seed_count", 1),
+    ("peer_fanout", "model_sync_peer_fanout", 1),
+    ("max_parallel", "model_sync_max_parallel", 8),
+)
+_KNOWN = frozenset(
+    [
+        "hosts",
+        "holders",
+        "holder_var",
+        "sites",
+        "site_var",
+        "busy",
+        "seed_count",
+        "preferred_seeds",
+        "peer_fanout",
+        "max_parallel",
+        "pipeline",
+        "from_source",
+    ]
+)
 
 
 def _names(value, what):
@@ -226,12 +248,21 @@ def fanout(args, task_vars):
             raise FanoutError("%s must be an integer >= 1, got %r" % (variable, value))
     preferred = _names(args.get("preferred_seeds"), "model_sync_seed_hosts")
     busy = _names(args.get("busy"), "busy")
-    result = plan(hosts, holders, numbers["seed_count"], numbers["peer_fanout"], numbers["max_parallel"], sites,
-                  preferred)
+    result = plan(
+        hosts, holders, numbers["seed_count"], numbers["peer_fanout"], numbers["max_parallel"], sites, preferred
+    )
     result["wave"] = next_wave(hosts, holders, numbers["peer_fanout"], numbers["max_parallel"], sites, busy)
     result["holders"] = holders
     if _bool(args.get("pipeline", False)):
-        piped = pipeline(hosts, holders, numbers["seed_count"], numbers["peer_fanout"], numbers["max_parallel"],
-                         sites, preferred, from_source=_bool(args.get("from_source", True)))
+        piped = pipeline(
+            hosts,
+            holders,
+            numbers["seed_count"],
+            numbers["peer_fanout"],
+            numbers["max_parallel"],
+            sites,
+            preferred,
+            from_source=_bool(args.get("from_source", True)),
+        )
         result["pipeline"] = piped
     return result

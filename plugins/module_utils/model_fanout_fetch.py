@@ -78,9 +78,22 @@ class Follower(object):
     makes this host's progress visible. ``src_complete``: the parent holds everything.
     """
 
-    def __init__(self, dest, manifest, fetch, parent_state, publish, src_complete=False, attempts=3,
-                 poll_interval=0.25, stall_timeout=600.0, cache=None, hasher=sha256_file,
-                 sleep=time.sleep, clock=time.monotonic):
+    def __init__(
+        self,
+        dest,
+        manifest,
+        fetch,
+        parent_state,
+        publish,
+        src_complete=False,
+        attempts=3,
+        poll_interval=0.25,
+        stall_timeout=600.0,
+        cache=None,
+        hasher=sha256_file,
+        sleep=time.sleep,
+        clock=time.monotonic,
+    ):
         self.dest = dest
         self.files = list(manifest["files"])
         self.fetch = fetch
@@ -96,8 +109,14 @@ class Follower(object):
         self.clock = clock
         self.new_cache = empty_cache()
         self.ready = []
-        self.stats = {"fetched_files": 0, "fetched_bytes": 0, "reused_files": 0, "refetched_files": 0,
-                      "removed_extra": 0, "waited_s": 0.0}
+        self.stats = {
+            "fetched_files": 0,
+            "fetched_bytes": 0,
+            "reused_files": 0,
+            "refetched_files": 0,
+            "removed_extra": 0,
+            "waited_s": 0.0,
+        }
 
     def _path(self, rel):
         return os.path.join(self.dest, *rel.split("/"))
@@ -112,8 +131,11 @@ class Follower(object):
         if st.st_size != entry["size"]:
             return "size %d, expected %d" % (st.st_size, entry["size"])
         hit = self.cache.get("files", {}).get(entry["path"]) if use_cache else None
-        if isinstance(hit, dict) and hit.get("sha256") == entry["sha256"] and \
-                all(hit.get(k) == v for k, v in _stamp(st).items()):
+        if (
+            isinstance(hit, dict)
+            and hit.get("sha256") == entry["sha256"]
+            and all(hit.get(k) == v for k, v in _stamp(st).items())
+        ):
             digest = entry["sha256"]
             self.stats["reused_files"] += 1
         else:
@@ -198,8 +220,9 @@ class Follower(object):
                 if state == "done":
                     raise FollowError("the parent finished without %s" % entry["path"])
                 if self.clock() - last_change > self.stall_timeout:
-                    raise FollowError("the parent showed no progress for %d s (waiting for %s)"
-                                      % (self.stall_timeout, entry["path"]))
+                    raise FollowError(
+                        "the parent showed no progress for %d s (waiting for %s)" % (self.stall_timeout, entry["path"])
+                    )
                 t0 = self.clock()
                 self.sleep(self.poll_interval)
                 self.stats["waited_s"] += self.clock() - t0
@@ -238,8 +261,15 @@ class Follower(object):
 
 
 def _run(argv, timeout=None):
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+        check=False,
+    )
     return proc.returncode, (proc.stderr or "").strip()
 
 
@@ -264,9 +294,12 @@ def run(params, runner=_run):
         # (ssh_config(5) ControlMaster/ControlPath; a client finding no socket connects directly).
         sockdir = tempfile.mkdtemp(prefix="model-fanout-")
         sock = os.path.join(sockdir, "mux")
-        master = subprocess.Popen(shlex.split(ssh) + ["-M", "-N", "-o", "ControlPath=" + sock, "-o",
-                                                      "ControlPersist=no", host],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        master = subprocess.Popen(
+            shlex.split(ssh) + ["-M", "-N", "-o", "ControlPath=" + sock, "-o", "ControlPersist=no", host],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _attempt in range(50):
             if os.path.exists(sock) or master.poll() is not None:
                 break
@@ -301,11 +334,20 @@ def run(params, runner=_run):
 
     os.makedirs(dest, exist_ok=True)
     from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import load_cache, load_file
+
     cache = load_cache(params.get("cache"))
-    follower = Follower(dest, load_file(params["manifest"]), fetch, parent_state, publish,
-                        src_complete=bool(params.get("src_complete")), attempts=int(params.get("attempts", 3)),
-                        poll_interval=float(params.get("poll_interval", 0.25)),
-                        stall_timeout=float(params.get("stall_timeout", 600)), cache=cache)
+    follower = Follower(
+        dest,
+        load_file(params["manifest"]),
+        fetch,
+        parent_state,
+        publish,
+        src_complete=bool(params.get("src_complete")),
+        attempts=int(params.get("attempts", 3)),
+        poll_interval=float(params.get("poll_interval", 0.25)),
+        stall_timeout=float(params.get("stall_timeout", 600)),
+        cache=cache,
+    )
     t0 = time.monotonic()
     try:
         stats = follower.run()

@@ -62,7 +62,8 @@ def check_name(value: Any, what: str) -> str:
     if not _REVISION.match(value) or value in (".", ".."):
         raise ManifestError(
             "%s %r is not usable as a directory name: use letters, digits, '.', '_' and '-' only "
-            "(a Hugging Face commit sha or a tag like v1.0), starting with a letter or digit" % (what, value))
+            "(a Hugging Face commit sha or a tag like v1.0), starting with a letter or digit" % (what, value)
+        )
     return value
 
 
@@ -123,10 +124,12 @@ def manifest_digest(files: List[Dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def make_manifest(files: List[Dict[str, Any]], name: Optional[str] = None,
-                  revision: Optional[str] = None) -> Dict[str, Any]:
-    files = sorted(({"path": f["path"], "size": int(f["size"]), "sha256": f["sha256"]} for f in files),
-                   key=lambda f: f["path"])
+def make_manifest(
+    files: List[Dict[str, Any]], name: Optional[str] = None, revision: Optional[str] = None
+) -> Dict[str, Any]:
+    files = sorted(
+        ({"path": f["path"], "size": int(f["size"]), "sha256": f["sha256"]} for f in files), key=lambda f: f["path"]
+    )
     manifest = {
         "version": MANIFEST_VERSION,
         "files": files,
@@ -150,8 +153,9 @@ def dumps(manifest: Dict[str, Any]) -> str:
     lines.append(' "files": [')
     files = manifest["files"]
     for i, entry in enumerate(files):
-        lines.append("  %s%s" % (json.dumps(entry, sort_keys=True, separators=(", ", ": ")),
-                                 "," if i < len(files) - 1 else ""))
+        lines.append(
+            "  %s%s" % (json.dumps(entry, sort_keys=True, separators=(", ", ": ")), "," if i < len(files) - 1 else "")
+        )
     lines.append(" ]")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -162,8 +166,10 @@ def _check_rel_path(path, where):
         raise ManifestError("%s: a file entry has no path" % where)
     parts = path.split("/")
     if re.search(r"[\x00-\x1f\x7f]", path):
-        raise ManifestError("%s: file path %r has a control character (NUL, newline, ...), which no file name on "
-                            "the hosts can carry; regenerate the manifest" % (where, path[:80]))
+        raise ManifestError(
+            "%s: file path %r has a control character (NUL, newline, ...), which no file name on "
+            "the hosts can carry; regenerate the manifest" % (where, path[:80])
+        )
     if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
         raise ManifestError("%s: file path %r must be relative, '/'-separated, without '.' or '..'" % (where, path))
 
@@ -175,12 +181,16 @@ def loads(text: str, where: str = "manifest") -> Dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         raise ManifestError("%s is not JSON: %s" % (where, str(exc)[:200]))
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ManifestError("%s has no 'files' list; expected a manifest written by gpufleet.sglang.model_manifest_create" % where)
+        raise ManifestError(
+            "%s has no 'files' list; expected a manifest written by gpufleet.sglang.model_manifest_create" % where
+        )
     for key in ("name", "revision", "digest"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ManifestError("%s: %s is a %s, expected a string" % (where, key, type(data[key]).__name__))
     if isinstance(data.get("version"), bool) or data.get("version") != MANIFEST_VERSION:
-        raise ManifestError("%s: version %r, this collection reads version %d" % (where, data.get("version"), MANIFEST_VERSION))
+        raise ManifestError(
+            "%s: version %r, this collection reads version %d" % (where, data.get("version"), MANIFEST_VERSION)
+        )
     seen = set()
     for entry in data["files"]:
         if not isinstance(entry, dict):
@@ -193,11 +203,15 @@ def loads(text: str, where: str = "manifest") -> Dict[str, Any]:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ManifestError("%s: %s has size %r, expected a byte count" % (where, entry["path"], size))
         if not isinstance(entry.get("sha256"), str) or not _HEX64.match(entry["sha256"]):
-            raise ManifestError("%s: %s has sha256 %r, expected 64 lowercase hex digits" % (where, entry["path"], entry.get("sha256")))
+            raise ManifestError(
+                "%s: %s has sha256 %r, expected 64 lowercase hex digits" % (where, entry["path"], entry.get("sha256"))
+            )
     manifest = make_manifest(data["files"], data.get("name"), data.get("revision"))
     if "digest" in data and data["digest"] != manifest["digest"]:
-        raise ManifestError("%s: stored digest %s does not match its file list (%s): the manifest was edited or truncated"
-                            % (where, data["digest"], manifest["digest"]))
+        raise ManifestError(
+            "%s: stored digest %s does not match its file list (%s): the manifest was edited or truncated"
+            % (where, data["digest"], manifest["digest"])
+        )
     return manifest
 
 
@@ -208,8 +222,10 @@ def load_file(path: str) -> Dict[str, Any]:
     except (IOError, OSError) as exc:
         raise ManifestError("cannot read manifest %s: %s" % (path, exc.strerror or exc))
     except UnicodeDecodeError:
-        raise ManifestError("manifest %s is not UTF-8 text (a binary file?); point at a manifest written by "
-                            "gpufleet.sglang.model_manifest_create" % path)
+        raise ManifestError(
+            "manifest %s is not UTF-8 text (a binary file?); point at a manifest written by "
+            "gpufleet.sglang.model_manifest_create" % path
+        )
     return loads(text, path)
 
 
@@ -285,17 +301,24 @@ def _hash(root, rel, st, cache, new_cache, full, stats, hasher):
     return digest
 
 
-def scan(root: str, excludes: Iterable[str] = DEFAULT_EXCLUDES, cache: Optional[Dict[str, Any]] = None, full: bool = False,
-         hasher: Callable[[str], str] = sha256_file, name: Optional[str] = None,
-         revision: Optional[str] = None) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, int]]:
+def scan(
+    root: str,
+    excludes: Iterable[str] = DEFAULT_EXCLUDES,
+    cache: Optional[Dict[str, Any]] = None,
+    full: bool = False,
+    hasher: Callable[[str], str] = sha256_file,
+    name: Optional[str] = None,
+    revision: Optional[str] = None,
+) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, int]]:
     """Manifest of ``root``. Returns (manifest, new_cache, stats dict)."""
     cache = cache or empty_cache()
     new_cache = empty_cache()
     stats = HashStats()
     files = []
     for rel, st in sorted(walk_files(root, excludes).items()):
-        files.append({"path": rel, "size": st.st_size,
-                      "sha256": _hash(root, rel, st, cache, new_cache, full, stats, hasher)})
+        files.append(
+            {"path": rel, "size": st.st_size, "sha256": _hash(root, rel, st, cache, new_cache, full, stats, hasher)}
+        )
     return make_manifest(files, name, revision), new_cache, stats.as_dict()
 
 
@@ -303,9 +326,14 @@ def problem(kind: str, path: str, detail: str) -> Dict[str, str]:
     return {"kind": kind, "path": path, "detail": detail}
 
 
-def verify(root: str, manifest: Dict[str, Any], excludes: Iterable[str] = DEFAULT_EXCLUDES,
-           cache: Optional[Dict[str, Any]] = None, full: bool = False,
-           hasher: Callable[[str], str] = sha256_file) -> Dict[str, Any]:
+def verify(
+    root: str,
+    manifest: Dict[str, Any],
+    excludes: Iterable[str] = DEFAULT_EXCLUDES,
+    cache: Optional[Dict[str, Any]] = None,
+    full: bool = False,
+    hasher: Callable[[str], str] = sha256_file,
+) -> Dict[str, Any]:
     """Compare ``root`` with ``manifest``.
 
     Problems (each ``{kind, path, detail}``): ``missing``, ``size`` (no hash is
@@ -339,11 +367,18 @@ def verify(root: str, manifest: Dict[str, Any], excludes: Iterable[str] = DEFAUL
             problems.append(problem("unreadable", rel, "cannot read: %s" % (exc.strerror or exc)))
             continue
         if digest != entry["sha256"]:
-            problems.append(problem("hash", rel, "sha256 %s..., expected %s... (corrupted)" % (digest[:12], entry["sha256"][:12])))
+            problems.append(
+                problem("hash", rel, "sha256 %s..., expected %s... (corrupted)" % (digest[:12], entry["sha256"][:12]))
+            )
     for rel, st in sorted(found.items()):
         problems.append(problem("extra", rel, "not in the manifest (%s)" % human_bytes(st.st_size)))
-    return {"ok": not problems, "problems": problems, "present_bytes": present_bytes,
-            "new_cache": new_cache, "stats": stats.as_dict()}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "present_bytes": present_bytes,
+        "new_cache": new_cache,
+        "stats": stats.as_dict(),
+    }
 
 
 def summarize(problems: List[Dict[str, str]], limit: int = 5) -> str:
@@ -398,8 +433,16 @@ def free_bytes(path: str, statvfs: Callable[[str], Any] = os.statvfs) -> Tuple[i
     return st.f_bavail * st.f_frsize, probe
 
 
-def disk_check(host: str, path: str, total_bytes: int, present_bytes: int, free: int, margin_pct: float = 5.0,
-               margin_bytes: int = 0, extra_bytes: int = 0) -> Dict[str, Any]:
+def disk_check(
+    host: str,
+    path: str,
+    total_bytes: int,
+    present_bytes: int,
+    free: int,
+    margin_pct: float = 5.0,
+    margin_bytes: int = 0,
+    extra_bytes: int = 0,
+) -> Dict[str, Any]:
     """Is there room for the rest of a model? Returns ``{ok, needed, free, shortfall, msg}``.
 
     needed = (total - present) * (1 + pct/100) + margin_bytes + extra_bytes
@@ -413,13 +456,20 @@ def disk_check(host: str, path: str, total_bytes: int, present_bytes: int, free:
     else:
         needed = int(remaining * (1.0 + margin_pct / 100.0)) + int(margin_bytes) + int(extra_bytes)
     shortfall = max(0, needed - int(free))
-    detail = ("%s to fetch of %s (%s already here) + %g%% + %s margin%s"
-              % (human_bytes(remaining), human_bytes(total_bytes), human_bytes(present_bytes), margin_pct,
-                 human_bytes(margin_bytes), (" + %s archive" % human_bytes(extra_bytes)) if extra_bytes else ""))
+    detail = "%s to fetch of %s (%s already here) + %g%% + %s margin%s" % (
+        human_bytes(remaining),
+        human_bytes(total_bytes),
+        human_bytes(present_bytes),
+        margin_pct,
+        human_bytes(margin_bytes),
+        (" + %s archive" % human_bytes(extra_bytes)) if extra_bytes else "",
+    )
     if shortfall:
-        msg = ("host %s: not enough disk space under %s: needs %s (%s), %s free; short by %s. "
-               "Free space there, or point model_sync_root at a larger filesystem."
-               % (host, path, human_bytes(needed), detail, human_bytes(free), human_bytes(shortfall)))
+        msg = (
+            "host %s: not enough disk space under %s: needs %s (%s), %s free; short by %s. "
+            "Free space there, or point model_sync_root at a larger filesystem."
+            % (host, path, human_bytes(needed), detail, human_bytes(free), human_bytes(shortfall))
+        )
     else:
         msg = "host %s: %s free under %s, needs %s (%s)" % (host, human_bytes(free), path, human_bytes(needed), detail)
     return {"ok": shortfall == 0, "needed": needed, "free": int(free), "shortfall": shortfall, "msg": msg}
@@ -435,8 +485,12 @@ def read_link(link: str) -> Optional[str]:
         return None
 
 
-def switch_link(link: str, target: str, symlink: Callable[[str, str], None] = os.symlink,
-                replace: Callable[[str, str], None] = os.replace) -> Tuple[bool, Optional[str]]:
+def switch_link(
+    link: str,
+    target: str,
+    symlink: Callable[[str, str], None] = os.symlink,
+    replace: Callable[[str, str], None] = os.replace,
+) -> Tuple[bool, Optional[str]]:
     """Point ``link`` at ``target`` atomically (a temporary link renamed over it).
 
     Returns (changed, previous target or None). Refuses to replace a real
@@ -444,8 +498,10 @@ def switch_link(link: str, target: str, symlink: Callable[[str, str], None] = os
     """
     previous = read_link(link)
     if previous is None and os.path.lexists(link):
-        raise ManifestError("%s exists and is not a symlink; move it away (e.g. into revisions/) so it can become "
-                            "the 'current' link" % link)
+        raise ManifestError(
+            "%s exists and is not a symlink; move it away (e.g. into revisions/) so it can become "
+            "the 'current' link" % link
+        )
     if previous == target:
         return False, previous
     tmp = "%s.tmp-%d" % (link, os.getpid())
@@ -534,17 +590,25 @@ def _present_bytes(paths, manifest):
 # One function per module (model_manifest_create, _verify, _measure, _space): each reads only
 # the options its module has; ``p`` are that module's parameters. They raise ManifestError.
 
+
 def run_create(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]:
     """What model_manifest_create does: hash ``path`` and write its manifest to ``dest``."""
     path = p["path"]
     cache = load_cache(p.get("cache"))
-    manifest, new_cache, stats = scan(path, cache=cache, full=p.get("full"), name=p.get("name"),
-                                      revision=p.get("revision"))
+    manifest, new_cache, stats = scan(
+        path, cache=cache, full=p.get("full"), name=p.get("name"), revision=p.get("revision")
+    )
     changed = write_text(p["dest"], dumps(manifest), check_mode)
     _save_cache(p.get("cache"), new_cache, check_mode)
-    result = {"changed": changed, "ok": True, "digest": manifest["digest"], "files": manifest["count"],
-              "bytes": manifest["bytes"], "stats": stats,
-              "msg": "%s: %d files, %s, %s" % (path, manifest["count"], human_bytes(manifest["bytes"]), manifest["digest"])}
+    result = {
+        "changed": changed,
+        "ok": True,
+        "digest": manifest["digest"],
+        "files": manifest["count"],
+        "bytes": manifest["bytes"],
+        "stats": stats,
+        "msg": "%s: %d files, %s, %s" % (path, manifest["count"], human_bytes(manifest["bytes"]), manifest["digest"]),
+    }
     if p.get("return_manifest"):
         result["manifest"] = manifest
     return result
@@ -555,8 +619,13 @@ def run_measure(p: Mapping[str, Any]) -> Dict[str, Any]:
     path = p["path"]
     manifest = load_file(p["manifest"]) if p.get("manifest") else None
     found = walk_files(path) if os.path.isdir(path) else {}
-    result = {"changed": False, "ok": True, "files": len(found), "bytes": sum(st.st_size for st in found.values()),
-              "msg": "%s: %d files" % (path, len(found))}
+    result = {
+        "changed": False,
+        "ok": True,
+        "files": len(found),
+        "bytes": sum(st.st_size for st in found.values()),
+        "msg": "%s: %d files" % (path, len(found)),
+    }
     if manifest:
         result["present_bytes"] = _present_bytes([path], manifest)
         result["digest"] = manifest["digest"]
@@ -569,15 +638,33 @@ def run_space(p: Mapping[str, Any], statvfs: Callable[[str], Any] = os.statvfs) 
     manifest = load_file(p["manifest"]) if p.get("manifest") else None
     total = manifest["bytes"] if manifest else int(p.get("total_bytes") or 0)
     if total <= 0:
-        raise ManifestError("the size of the model is unknown: give a manifest or total_bytes "
-                            "(role variable model_sync_size_bytes)")
+        raise ManifestError(
+            "the size of the model is unknown: give a manifest or total_bytes (role variable model_sync_size_bytes)"
+        )
     present = _present_bytes(p.get("present_paths") or [], manifest)
     free, probe = free_bytes(path, statvfs)
-    check = disk_check(p.get("host") or "this host", path, total, present, free, p.get("margin_pct", 5.0),
-                       p.get("margin_bytes", 0), p.get("extra_bytes", 0))
-    result = {"changed": False, "ok": check["ok"], "bytes": total, "present_bytes": present,
-              "needed": check["needed"], "free": check["free"], "shortfall": check["shortfall"],
-              "msg": check["msg"], "files": manifest["count"] if manifest else 0, "filesystem": probe}
+    check = disk_check(
+        p.get("host") or "this host",
+        path,
+        total,
+        present,
+        free,
+        p.get("margin_pct", 5.0),
+        p.get("margin_bytes", 0),
+        p.get("extra_bytes", 0),
+    )
+    result = {
+        "changed": False,
+        "ok": check["ok"],
+        "bytes": total,
+        "present_bytes": present,
+        "needed": check["needed"],
+        "free": check["free"],
+        "shortfall": check["shortfall"],
+        "msg": check["msg"],
+        "files": manifest["count"] if manifest else 0,
+        "filesystem": probe,
+    }
     if manifest:
         result["digest"] = manifest["digest"]
     if not check["ok"]:
@@ -601,11 +688,20 @@ def run_verify(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]
             removed = repair(path, bad)
     problems = outcome["problems"]
     ok = outcome["ok"]
-    result = {"changed": bool(removed), "ok": ok, "digest": manifest["digest"], "files": manifest["count"],
-              "bytes": manifest["bytes"], "present_bytes": outcome["present_bytes"], "problems": problems,
-              "removed": removed, "stats": outcome["stats"],
-              "msg": ("%s matches %s" % (path, manifest["digest"])) if ok
-              else "%s does not match %s: %s" % (path, manifest["digest"], summarize(problems))}
+    result = {
+        "changed": bool(removed),
+        "ok": ok,
+        "digest": manifest["digest"],
+        "files": manifest["count"],
+        "bytes": manifest["bytes"],
+        "present_bytes": outcome["present_bytes"],
+        "problems": problems,
+        "removed": removed,
+        "stats": outcome["stats"],
+        "msg": ("%s matches %s" % (path, manifest["digest"]))
+        if ok
+        else "%s does not match %s: %s" % (path, manifest["digest"], summarize(problems)),
+    }
     if removed:
         result["msg"] += "; removed %d file(s) to fetch again" % len(removed)
     if p.get("return_manifest"):
@@ -633,22 +729,37 @@ def run_switch(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]
     target = "revisions/" + rev
     manifest = load_file(manifest_path)
     cache = load_cache(cache_path)
-    result = {"changed": False, "digest": manifest["digest"], "files": manifest["count"], "bytes": manifest["bytes"],
-              "promoted": False, "switched": False, "pruned": [], "link": link, "target": target,
-              "revision_path": revision_dir}
+    result = {
+        "changed": False,
+        "digest": manifest["digest"],
+        "files": manifest["count"],
+        "bytes": manifest["bytes"],
+        "promoted": False,
+        "switched": False,
+        "pruned": [],
+        "link": link,
+        "target": target,
+        "revision_path": revision_dir,
+    }
 
     source = revision_dir
     if not os.path.isdir(revision_dir):
         if not os.path.isdir(staging):
-            raise ManifestError("neither %s nor a staged copy in %s exists: fetch the model first" % (revision_dir, staging))
+            raise ManifestError(
+                "neither %s nor a staged copy in %s exists: fetch the model first" % (revision_dir, staging)
+            )
         source = staging
     outcome = verify(source, manifest, cache=cache, full=p.get("full"))
     _save_cache(cache_path, outcome["new_cache"], check_mode)
     if not outcome["ok"]:
         result["problems"] = outcome["problems"]
         result["failed"] = True
-        result["msg"] = ("not switching %s: %s does not match %s: %s"
-                         % (link, source, manifest["digest"], summarize(outcome["problems"])))
+        result["msg"] = "not switching %s: %s does not match %s: %s" % (
+            link,
+            source,
+            manifest["digest"],
+            summarize(outcome["problems"]),
+        )
         return result
     result["problems"] = []
     if source == staging:
@@ -668,8 +779,10 @@ def run_switch(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]
     previous = read_link(link)
     result["previous"] = previous
     if previous is None and os.path.lexists(link):
-        raise ManifestError("%s exists and is not a symlink; move it away (e.g. into revisions/) so it can become "
-                            "the 'current' link" % link)
+        raise ManifestError(
+            "%s exists and is not a symlink; move it away (e.g. into revisions/) so it can become "
+            "the 'current' link" % link
+        )
     if previous != target:
         result["switched"] = result["changed"] = True
         if not check_mode:
@@ -678,8 +791,11 @@ def run_switch(p: Mapping[str, Any], check_mode: bool = False) -> Dict[str, Any]
     rev_root = os.path.join(base, "revisions")
     prune = []
     if os.path.isdir(rev_root):
-        entries = [(n, os.stat(os.path.join(rev_root, n)).st_mtime) for n in os.listdir(rev_root)
-                   if os.path.isdir(os.path.join(rev_root, n)) and not os.path.islink(os.path.join(rev_root, n))]
+        entries = [
+            (n, os.stat(os.path.join(rev_root, n)).st_mtime)
+            for n in os.listdir(rev_root)
+            if os.path.isdir(os.path.join(rev_root, n)) and not os.path.islink(os.path.join(rev_root, n))
+        ]
         if check_mode and result["promoted"]:
             entries.append((rev, float("inf")))
         protect = [rev]

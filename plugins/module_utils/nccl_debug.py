@@ -36,22 +36,32 @@ from dataclasses import dataclass, field
 TRANSPORTS = ("ib", "roce", "socket")
 
 # host:pid:tid [dev] [file:line (func) ]NCCL LEVEL msg, after an optional timestamp of any format.
-_LINE = re.compile(r"(?P<host>[^\s:]+):(?P<pid>\d+):(?P<tid>\d+) \[(?P<dev>\d+)\] "
-                   r"(?:\S+:\d+(?: \([^)]*\))? )?NCCL (?P<level>INFO|WARN) (?P<msg>.*)$")
-_IB_DEV = re.compile(r"\[(?P<index>\d+)\](?P<name>[^\s:\[\]]+):(?P<port>\d+)(?::\d*)?(?::\d+)?/(?P<link>IB|RoCE|UNSPECIFIED)")
+_LINE = re.compile(
+    r"(?P<host>[^\s:]+):(?P<pid>\d+):(?P<tid>\d+) \[(?P<dev>\d+)\] "
+    r"(?:\S+:\d+(?: \([^)]*\))? )?NCCL (?P<level>INFO|WARN) (?P<msg>.*)$"
+)
+_IB_DEV = re.compile(
+    r"\[(?P<index>\d+)\](?P<name>[^\s:\[\]]+):(?P<port>\d+)(?::\d*)?(?::\d+)?/(?P<link>IB|RoCE|UNSPECIFIED)"
+)
 _SOCKET_IF = re.compile(r"\[\d+\](\S+)")
 
 CAUSES = {
-    "no_device": ("no RDMA device inside the engine: /dev/infiniband/uverbs* and rdma_cm not passed to the "
-                  "container (fabric.json rdma_devices, the unit's --device flags) or ib_uverbs/rdma_ucm not loaded "
-                  "on the host"),
-    "hca_list": ("NCCL_IB_HCA (nccl_fabric_ib_hca, /etc/gpufleet/nccl.env) does not name the compute HCAs the "
-                 "fabric facts list"),
+    "no_device": (
+        "no RDMA device inside the engine: /dev/infiniband/uverbs* and rdma_cm not passed to the "
+        "container (fabric.json rdma_devices, the unit's --device flags) or ib_uverbs/rdma_ucm not loaded "
+        "on the host"
+    ),
+    "hca_list": (
+        "NCCL_IB_HCA (nccl_fabric_ib_hca, /etc/gpufleet/nccl.env) does not name the compute HCAs the fabric facts list"
+    ),
     "gid": "on RoCE, NCCL_IB_GID_INDEX (nccl_fabric_ib_gid_index) pointing at a GID that is not RoCE v2",
-    "firewall": ("a host firewall dropping NCCL's connections between the ranks (the group's NCCL/dist-init ports; "
-                 "sglang_firewall)"),
-    "link": ("the compute HCAs run another link layer than the fabric facts say (ibstat; nccl_fabric_hca_include/"
-             "_exclude)"),
+    "firewall": (
+        "a host firewall dropping NCCL's connections between the ranks (the group's NCCL/dist-init ports; "
+        "sglang_firewall)"
+    ),
+    "link": (
+        "the compute HCAs run another link layer than the fabric facts say (ibstat; nccl_fabric_hca_include/_exclude)"
+    ),
 }
 
 
@@ -59,15 +69,15 @@ CAUSES = {
 class NcclNetReport:
     """What one process's NCCL INIT/NET lines say about its network transport."""
 
-    lines: int = 0                                   # NCCL lines recognised
-    networks: list[str] = field(default_factory=list)      # "Using network X", in order, unique
-    ib_devices: list[dict] = field(default_factory=list)   # {"name", "port", "link"} from "NET/IB : Using"
+    lines: int = 0  # NCCL lines recognised
+    networks: list[str] = field(default_factory=list)  # "Using network X", in order, unique
+    ib_devices: list[dict] = field(default_factory=list)  # {"name", "port", "link"} from "NET/IB : Using"
     ib_no_device: bool = False
     ib_hca_env: str | None = None
     failed_plugins: list[str] = field(default_factory=list)
     socket_interfaces: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)      # the lines that decided, verbatim
+    evidence: list[str] = field(default_factory=list)  # the lines that decided, verbatim
 
     @property
     def observed(self) -> str:
@@ -115,7 +125,7 @@ def parse(text: object) -> NcclNetReport:
                 report.warnings.append(msg)
             keep = "NET/" in msg
         elif msg.startswith("Using network "):
-            name = msg[len("Using network "):].strip()
+            name = msg[len("Using network ") :].strip()
             if name and name not in report.networks:
                 report.networks.append(name)
             keep = True
@@ -129,10 +139,10 @@ def parse(text: object) -> NcclNetReport:
                     report.ib_devices.append(dev)
             keep = True
         elif msg.startswith("NCCL_IB_HCA set to "):
-            report.ib_hca_env = msg[len("NCCL_IB_HCA set to "):].strip()
+            report.ib_hca_env = msg[len("NCCL_IB_HCA set to ") :].strip()
             keep = True
         elif msg.startswith("Failed to initialize NET plugin "):
-            name = msg[len("Failed to initialize NET plugin "):].strip()
+            name = msg[len("Failed to initialize NET plugin ") :].strip()
             if name not in report.failed_plugins:
                 report.failed_plugins.append(name)
             keep = True
@@ -161,42 +171,67 @@ def _causes(report: NcclNetReport, expected: str, first: list[str]) -> str:
     return "; ".join("(%d) %s" % (i + 1, CAUSES[k]) for i, k in enumerate(order))
 
 
-def judge(report: NcclNetReport, expected: str, expected_hcas: list[str] | None = None,
-          where: str = "this rank") -> Verdict:
+def judge(
+    report: NcclNetReport, expected: str, expected_hcas: list[str] | None = None, where: str = "this rank"
+) -> Verdict:
     """Is ``report`` NCCL on the ``expected`` transport (``ib``, ``roce``; ``socket``: not held) with the HCAs?"""
     if expected not in TRANSPORTS:
-        return Verdict(False, str(expected), report.observed,
-                       "%s: expected transport %r is not one of %s" % (where, expected, ", ".join(TRANSPORTS)))
+        return Verdict(
+            False,
+            str(expected),
+            report.observed,
+            "%s: expected transport %r is not one of %s" % (where, expected, ", ".join(TRANSPORTS)),
+        )
     observed = report.observed
     if expected == "socket":
         return Verdict(True, expected, observed, evidence=report.evidence)
     label = {"ib": "InfiniBand (IB)", "roce": "RoCE (IB transport on Ethernet)"}[expected]
     lines = ("\n    " + "\n    ".join(report.evidence)) if report.evidence else " (none)"
     if report.lines == 0 or not report.networks:
-        what = ("no NCCL debug lines at all" if report.lines == 0
-                else "NCCL lines but no 'Using network' line (NCCL_DEBUG_SUBSYS without INIT?)")
-        return Verdict(False, expected, "none",
-                       "%s: %s expected, but its NCCL debug output has %s: NCCL_DEBUG=INFO, NCCL_DEBUG_SUBSYS=INIT,NET "
-                       "and NCCL_DEBUG_FILE did not reach the engine, or NCCL was never initialised. NCCL reported:%s"
-                       % (where, label, what, lines), report.evidence)
+        what = (
+            "no NCCL debug lines at all"
+            if report.lines == 0
+            else "NCCL lines but no 'Using network' line (NCCL_DEBUG_SUBSYS without INIT?)"
+        )
+        return Verdict(
+            False,
+            expected,
+            "none",
+            "%s: %s expected, but its NCCL debug output has %s: NCCL_DEBUG=INFO, NCCL_DEBUG_SUBSYS=INIT,NET "
+            "and NCCL_DEBUG_FILE did not reach the engine, or NCCL was never initialised. NCCL reported:%s"
+            % (where, label, what, lines),
+            report.evidence,
+        )
     if observed == "socket":
         first = ["no_device"] if report.ib_no_device else ["gid", "firewall"] if report.ib_devices else []
         if report.ib_hca_env and report.ib_no_device:
             first.append("hca_list")
-        return Verdict(False, expected, observed,
-                       "%s: NCCL uses its Socket transport (TCP) where %s was expected: a silent fallback about two "
-                       "orders of magnitude slower. NCCL reported:%s\n  likely causes: %s"
-                       % (where, label, lines, _causes(report, expected, first)), report.evidence)
+        return Verdict(
+            False,
+            expected,
+            observed,
+            "%s: NCCL uses its Socket transport (TCP) where %s was expected: a silent fallback about two "
+            "orders of magnitude slower. NCCL reported:%s\n  likely causes: %s"
+            % (where, label, lines, _causes(report, expected, first)),
+            report.evidence,
+        )
     if observed != expected:
         first = ["link", "hca_list"] if observed in TRANSPORTS else ["hca_list"]
-        return Verdict(False, expected, observed,
-                       "%s: NCCL uses %s where %s was expected. NCCL reported:%s\n  likely causes: %s"
-                       % (where, observed, label, lines, _causes(report, expected, first)),
-                       report.evidence)
+        return Verdict(
+            False,
+            expected,
+            observed,
+            "%s: NCCL uses %s where %s was expected. NCCL reported:%s\n  likely causes: %s"
+            % (where, observed, label, lines, _causes(report, expected, first)),
+            report.evidence,
+        )
     used = [(d["name"], d["port"]) for d in report.ib_devices]
     want = _expected_ports(expected_hcas or [])
-    missing = ["%s%s" % (n, ":%d" % p if p is not None else "") for n, p in want
-               if not any(u[0] == n and (p is None or u[1] == p) for u in used)]
+    missing = [
+        "%s%s" % (n, ":%d" % p if p is not None else "")
+        for n, p in want
+        if not any(u[0] == n and (p is None or u[1] == p) for u in used)
+    ]
     extra = ["%s:%d" % u for u in used if want and not any(u[0] == n and (p is None or u[1] == p) for n, p in want)]
     if missing or extra:
         parts = []
@@ -204,21 +239,37 @@ def judge(report: NcclNetReport, expected: str, expected_hcas: list[str] | None 
             parts.append("does not use %s" % ", ".join(missing))
         if extra:
             parts.append("uses %s, not a compute HCA" % ", ".join(extra))
-        return Verdict(False, expected, observed,
-                       "%s: NCCL is on %s but %s (expected HCAs: %s). NCCL reported:%s\n  likely causes: %s"
-                       % (where, label, " and ".join(parts), ", ".join(expected_hcas or []), lines,
-                          _causes(report, expected, ["hca_list", "no_device"])), report.evidence)
+        return Verdict(
+            False,
+            expected,
+            observed,
+            "%s: NCCL is on %s but %s (expected HCAs: %s). NCCL reported:%s\n  likely causes: %s"
+            % (
+                where,
+                label,
+                " and ".join(parts),
+                ", ".join(expected_hcas or []),
+                lines,
+                _causes(report, expected, ["hca_list", "no_device"]),
+            ),
+            report.evidence,
+        )
     return Verdict(True, expected, observed, evidence=report.evidence)
 
 
-def judge_rank(files: list[tuple[str, object]], expected: str, expected_hcas: list[str] | None = None,
-               where: str = "this rank") -> Verdict:
+def judge_rank(
+    files: list[tuple[str, object]], expected: str, expected_hcas: list[str] | None = None, where: str = "this rank"
+) -> Verdict:
     """Every process of a rank (one debug file each: SGLang's scheduler per GPU) must pass; the first failure wins."""
     if not files:
-        return Verdict(False, expected, "none",
-                       "%s: no NCCL debug file was written since the unit started: NCCL_DEBUG_FILE did not reach the "
-                       "engine (for the container runtime, its directory must be mounted), or NCCL was never "
-                       "initialised" % where)
+        return Verdict(
+            False,
+            expected,
+            "none",
+            "%s: no NCCL debug file was written since the unit started: NCCL_DEBUG_FILE did not reach the "
+            "engine (for the container runtime, its directory must be mounted), or NCCL was never "
+            "initialised" % where,
+        )
     verdicts = []
     for path, text in files:
         verdict = judge(parse(text), expected, expected_hcas, "%s (%s)" % (where, path))
@@ -228,8 +279,9 @@ def judge_rank(files: list[tuple[str, object]], expected: str, expected_hcas: li
     return Verdict(True, expected, verdicts[0].observed, evidence=verdicts[0].evidence)
 
 
-def select_current(entries: list[tuple[str, float]], started_at: float, slack_s: float = 2.0
-                   ) -> tuple[list[str], list[str]]:
+def select_current(
+    entries: list[tuple[str, float]], started_at: float, slack_s: float = 2.0
+) -> tuple[list[str], list[str]]:
     """Split ``(path, mtime)`` into the files of the current start (newest first) and the stale ones."""
     current = sorted([e for e in entries if e[1] >= started_at - slack_s], key=lambda e: -e[1])
     stale = [e[0] for e in entries if e[1] < started_at - slack_s]
@@ -242,8 +294,10 @@ def _label(value: object) -> str:
 
 def prom_text(group: str, node_rank: object, expected: str, observed: str, ok: bool) -> str:
     """The node-exporter textfile: ``gpufleet_nccl_transport_ok{model_group,node_rank,expected,observed} 0|1``."""
-    return ("# HELP gpufleet_nccl_transport_ok Whether NCCL in the serving engine uses the transport the fabric "
-            "facts expect (1) or not (0).\n"
-            "# TYPE gpufleet_nccl_transport_ok gauge\n"
-            'gpufleet_nccl_transport_ok{model_group="%s",node_rank="%s",expected="%s",observed="%s"} %d\n'
-            % (_label(group), _label(node_rank), _label(expected), _label(observed), 1 if ok else 0))
+    return (
+        "# HELP gpufleet_nccl_transport_ok Whether NCCL in the serving engine uses the transport the fabric "
+        "facts expect (1) or not (0).\n"
+        "# TYPE gpufleet_nccl_transport_ok gauge\n"
+        'gpufleet_nccl_transport_ok{model_group="%s",node_rank="%s",expected="%s",observed="%s"} %d\n'
+        % (_label(group), _label(node_rank), _label(expected), _label(observed), 1 if ok else 0)
+    )

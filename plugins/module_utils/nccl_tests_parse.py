@@ -32,10 +32,9 @@ import json
 import math
 import os
 import re
-
 from typing import Any, Dict, List, Optional, Tuple
 
-GIB = 1024 ** 3
+GIB = 1024**3
 JSON_FORMAT_VERSION = 3
 
 # Environment entries a report may keep (from the -J ``env`` array).
@@ -43,21 +42,40 @@ ENV_KEEP = re.compile(r"^(NCCL|CUDA)_[A-Za-z0-9_]*$")
 ENV_SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD", re.IGNORECASE)
 
 _DEFAULT_HALF = ["time", "algbw", "busbw", "#wrong"]
-_COLUMN_NAMES = {"time": "time_us", "cputime": "time_us", "algbw": "algbw", "busbw": "busbw",
-                 "#wrong": "wrong", "#bitdiff": "bitdiff"}
+_COLUMN_NAMES = {
+    "time": "time_us",
+    "cputime": "time_us",
+    "algbw": "algbw",
+    "busbw": "busbw",
+    "#wrong": "wrong",
+    "#bitdiff": "bitdiff",
+}
 # size and count are size_t (at most 20 digits), root an int: a longer number is no row of nccl-tests'.
 _ROW_START = re.compile(r"^\s*(\d{1,20})\s+(\d{1,20})\s+([A-Za-z][A-Za-z0-9_]*)\s+(\S+)\s+(-?\d{1,10})(?!\d)")
-_DEVICE = re.compile(r"^#\s+Rank\s+(\d+)\s+Group\s+(\d+)\s+Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[([^\]]*)\]\s*(.*)$")
-_CONFIG_PAIRS = re.compile(r"(nThread|nGpus|minBytes|maxBytes|warmup iters|agg iters|iters|validation|graph|unalign)"
-                           r":?\s+(-?\d+)")
+_DEVICE = re.compile(
+    r"^#\s+Rank\s+(\d+)\s+Group\s+(\d+)\s+Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[([^\]]*)\]\s*(.*)$"
+)
+_CONFIG_PAIRS = re.compile(
+    r"(nThread|nGpus|minBytes|maxBytes|warmup iters|agg iters|iters|validation|graph|unalign)"
+    r":?\s+(-?\d+)"
+)
 _TIMEOUT = re.compile(r"Test timeout \((\d+)s\)")
 _NCCL_FAIL = re.compile(r"Test NCCL failure\s+(.*)$")
 _CUDA_FAIL = re.compile(r"Test CUDA failure\s+(.*)$")
 _TEST_FAIL = re.compile(r"\.\.\s+(\S+)\s+pid\s+(\d+):\s+Test failure\s+(\S+)")
-_MPI_ERRORS = ("mpirun noticed", "prterun noticed", "ORTE was unable", "PRTE has lost communication",
-               "mpirun was unable", "Host key verification failed", "Permission denied (publickey",
-               "There are not enough slots available", "ORTE has lost communication",
-               "Connection refused", "Could not resolve hostname")
+_MPI_ERRORS = (
+    "mpirun noticed",
+    "prterun noticed",
+    "ORTE was unable",
+    "PRTE has lost communication",
+    "mpirun was unable",
+    "Host key verification failed",
+    "Permission denied (publickey",
+    "There are not enough slots available",
+    "ORTE has lost communication",
+    "Connection refused",
+    "Could not resolve hostname",
+)
 
 # Why an MPI launch failed, in Open MPI's, ssh's and the loader's own words. Open MPI's texts
 # were read from github.com/open-mpi/ompi at tag v4.1.8 (the 4.1 series is what Debian 12,
@@ -76,8 +94,14 @@ _MPI_ERRORS = ("mpirun noticed", "prterun noticed", "ORTE was unable", "PRTE has
 _MPI_CAUSES = (
     # (key, pattern, generic)
     ("rsh_agent", re.compile(r"^plm_rsh_agent:\s*(?P<detail>\S.*?)\s*$"), False),
-    ("orted_missing", re.compile(r"not able to find the executable \"orted\"|\borted: (?:command )?not found"
-                                 r"|\borted: No such file or directory"), False),
+    (
+        "orted_missing",
+        re.compile(
+            r"not able to find the executable \"orted\"|\borted: (?:command )?not found"
+            r"|\borted: No such file or directory"
+        ),
+        False,
+    ),
     ("as_root", re.compile(r"has detected an attempt to run as root"), False),
     ("slots", re.compile(r"There are not enough slots available in the system"), False),
     ("exe_missing", re.compile(r"was unable to find the specified executable file"), False),
@@ -87,8 +111,14 @@ _MPI_CAUSES = (
     ("ssh_connect", re.compile(r"ssh: connect to host (?P<detail>\S+ port \d+: .+)$"), False),
     ("shared_library", re.compile(r"error while loading shared libraries: (?P<detail>[^:]+): cannot open"), False),
     ("no_such_program", re.compile(r"^env: [\u2018'\"]?(?P<detail>.+?)[\u2019'\"]?: No such file or directory"), False),
-    ("daemon_launch", re.compile(r"ORTE was unable to reliably start one or more daemons"
-                                 r"|PRTE has lost communication|ORTE has lost communication"), True),
+    (
+        "daemon_launch",
+        re.compile(
+            r"ORTE was unable to reliably start one or more daemons"
+            r"|PRTE has lost communication|ORTE has lost communication"
+        ),
+        True,
+    ),
     ("mpi_init", re.compile(r"It looks like (?:MPI_INIT|orte_init) failed|An error occurred in MPI_Init"), True),
 )
 
@@ -103,13 +133,14 @@ class NcclTestsError(ValueError):
 
 # ----------------------------------------------------------------- helpers
 
+
 def _num(value):
     """float or None (for N/A, null, nan, inf, garbage)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         out = float(value)
-    except (TypeError, ValueError, OverflowError):     # OverflowError: an integer beyond a float (10**400)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float (10**400)
         return None
     if math.isnan(out) or math.isinf(out):
         return None
@@ -137,7 +168,7 @@ def _shown(value):
 def format_size(size: int) -> str:
     """1073741824 -> '1 GiB'; 1536 -> '1.5 KiB'; 8 -> '8 B'."""
     size = int(size)
-    for unit, scale in (("GiB", GIB), ("MiB", 1024 ** 2), ("KiB", 1024)):
+    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
         if size >= scale:
             value = size / float(scale)
             return ("%d %s" % (value, unit)) if value == int(value) else ("%.1f %s" % (value, unit))
@@ -147,7 +178,7 @@ def format_size(size: int) -> str:
 def _short_size(size):
     """Tick label: 8, 1K, 64M, 1G, 16G."""
     size = int(size)
-    for unit, scale in (("G", GIB), ("M", 1024 ** 2), ("K", 1024)):
+    for unit, scale in (("G", GIB), ("M", 1024**2), ("K", 1024)):
         if size >= scale and size % scale == 0:
             return "%d%s" % (size // scale, unit)
     return str(size)
@@ -157,7 +188,7 @@ def nccl_version_string(code: Any) -> Optional[str]:
     """22809 -> '2.28.9' (NCCL_VERSION_CODE since 2.9: major*10000 + minor*100 + patch)."""
     try:
         code = int(code)
-    except (TypeError, ValueError, OverflowError):     # OverflowError: int(inf)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
     if code >= 10000:
         return "%d.%d.%d" % (code // 10000, (code % 10000) // 100, code % 100)
@@ -210,20 +241,20 @@ def _new_result(fmt):
         "config": {},
         "devices": [],
         "rows": [],
-        "out_of_bounds": None,          # {"count": int, "ok": bool}
-        "bitwise_mismatches": None,     # {"count": int, "ok": bool}
+        "out_of_bounds": None,  # {"count": int, "ok": bool}
+        "bitwise_mismatches": None,  # {"count": int, "ok": bool}
         "avg_busbw": None,
-        "avg_status": None,             # None (unchecked), "OK", "FAILED"
+        "avg_status": None,  # None (unchecked), "OK", "FAILED"
         "concluded": False,
-        "timeouts": [],                 # {"host", "seconds", "size"}
-        "errors": [],                   # {"kind", "host", "message"}
+        "timeouts": [],  # {"host", "seconds", "size"}
+        "errors": [],  # {"kind", "host", "message"}
         "warnings": [],
-        "incomplete_rows": [],          # sizes of rows cut short
+        "incomplete_rows": [],  # sizes of rows cut short
         "transport": {"networks": [], "connections": {}, "evidence": [], "ib_absent": False},
         "nvls": {"channels": None, "env": None},
         "log_hosts": [],
-        "mpi_causes": [],               # {"cause", "detail", "evidence"}: why an MPI launch failed
-        "env": [],                      # scrubbed
+        "mpi_causes": [],  # {"cause", "detail", "evidence"}: why an MPI launch failed
+        "env": [],  # scrubbed
         "env_dropped": 0,
         "args": [],
         "start_time": None,
@@ -233,14 +264,15 @@ def _new_result(fmt):
 
 # ----------------------------------------------------------------- text
 
+
 def _header_columns(tokens):
     """Column names of the out-of-place and in-place halves from the header line tokens."""
     rest = tokens[5:]
     starts = [i for i, tok in enumerate(rest) if tok in ("time", "cputime")]
     if len(starts) < 2:
         return None
-    first = rest[starts[0]:starts[1]]
-    second = [t for t in rest[starts[1]:] if t not in ("timestamp",)]
+    first = rest[starts[0] : starts[1]]
+    second = [t for t in rest[starts[1] :] if t not in ("timestamp",)]
     return [first, second]
 
 
@@ -264,15 +296,20 @@ def _parse_row(line, columns):
     tokens = line.split()
     first, second = columns
     body = tokens[5:]
-    row = {"size": int(match.group(1)), "count": int(match.group(2)), "type": match.group(3),
-           "redop": match.group(4), "root": int(match.group(5))}
-    for tok in body[:len(first) + len(second)]:
+    row = {
+        "size": int(match.group(1)),
+        "count": int(match.group(2)),
+        "type": match.group(3),
+        "redop": match.group(4),
+        "root": int(match.group(5)),
+    }
+    for tok in body[: len(first) + len(second)]:
         if tok != "N/A" and _num(tok) is None:
-            return None, row["size"]            # something glued to the row (a timeout message)
+            return None, row["size"]  # something glued to the row (a timeout message)
     if len(body) >= len(first) + len(second):
-        row["out_of_place"] = _half(body[:len(first)], first)
-        row["in_place"] = _half(body[len(first):len(first) + len(second)], second)
-    elif len(body) == len(second):            # in-place only ("null body" out-of-place)
+        row["out_of_place"] = _half(body[: len(first)], first)
+        row["in_place"] = _half(body[len(first) : len(first) + len(second)], second)
+    elif len(body) == len(second):  # in-place only ("null body" out-of-place)
         row["out_of_place"] = None
         row["in_place"] = _half(body, second)
     else:
@@ -298,7 +335,7 @@ def _scan_mpi_cause(line, result):
 def _scan_errors(line, result, pending_size):
     match = _TIMEOUT.search(line)
     if match:
-        prefix = line[:match.start()].rstrip()
+        prefix = line[: match.start()].rstrip()
         if prefix.endswith(":"):
             prefix = prefix[:-1]
         host = prefix.split()[-1] if prefix.split() else None
@@ -310,7 +347,7 @@ def _scan_errors(line, result, pending_size):
     for regex, kind in ((_NCCL_FAIL, "nccl"), (_CUDA_FAIL, "cuda")):
         match = regex.search(line)
         if match:
-            prefix = line[:match.start()].rstrip().rstrip(":")
+            prefix = line[: match.start()].rstrip().rstrip(":")
             host = prefix.split()[-1] if prefix.split() else None
             result["errors"].append({"kind": kind, "host": host, "message": line.strip()})
             return
@@ -391,9 +428,17 @@ def _parse_comment(line, result, state):
         return
     match = _DEVICE.match(line.strip())
     if match:
-        result["devices"].append({"rank": int(match.group(1)), "group": int(match.group(2)), "pid": int(match.group(3)),
-                                  "hostname": match.group(4), "device": int(match.group(5)),
-                                  "bus_id": match.group(6), "name": match.group(7).strip()})
+        result["devices"].append(
+            {
+                "rank": int(match.group(1)),
+                "group": int(match.group(2)),
+                "pid": int(match.group(3)),
+                "hostname": match.group(4),
+                "device": int(match.group(5)),
+                "bus_id": match.group(6),
+                "name": match.group(7).strip(),
+            }
+        )
         return
     match = re.match(r"Out of bounds values\s*:\s*(\d+)\s*(OK|FAILED)?", body)
     if match:
@@ -435,22 +480,22 @@ def _split_nccl(line):
     start = match.start()
     while start > 0 and (line[start - 1].isalnum() or line[start - 1] in "._-"):
         start -= 1
-    glued = line[start:match.start()]
+    glued = line[start : match.start()]
     head = line[:start]
     host = glued
     if head.strip():
         value = _LEADING_VALUE.match(glued)
         if value and _ROW_START.match(head + value.group(0)):
             head += value.group(0)
-            host = glued[value.end():]
-    return head, host + line[match.start():]
+            host = glued[value.end() :]
+    return head, host + line[match.start() :]
 
 
 def parse_text(text: str) -> Dict[str, Any]:
     """Parse nccl-tests stdout (with or without NCCL_DEBUG lines). Never raises on odd lines."""
     result = _new_result("text")
     state = {"columns": [list(_DEFAULT_HALF), list(_DEFAULT_HALF)]}
-    pending = None      # first columns of a row interrupted by an NCCL log line
+    pending = None  # first columns of a row interrupted by an NCCL log line
     for raw in (text or "").splitlines():
         line, nccl = _split_nccl(raw.rstrip("\r"))
         if nccl:
@@ -482,12 +527,17 @@ def parse_text(text: str) -> Dict[str, Any]:
 
 # ----------------------------------------------------------------- JSON
 
+
 def _json_half(data):
     if not isinstance(data, dict):
         return None
     time_us = data.get("time", data.get("cpu_time"))
-    return {"time_us": _num(time_us), "algbw": _num(data.get("alg_bw")), "busbw": _num(data.get("bus_bw")),
-            "wrong": _wrong(data.get("nwrong"))}
+    return {
+        "time_us": _num(time_us),
+        "algbw": _num(data.get("alg_bw")),
+        "busbw": _num(data.get("bus_bw")),
+        "wrong": _wrong(data.get("nwrong")),
+    }
 
 
 def _okay(value):
@@ -496,25 +546,42 @@ def _okay(value):
 
 # The container types of a -J file (nccl-tests src/util.cu writes them, format version 3); a file with any other
 # type is hand-made or corrupted: refused naming the field, never an exception's text.
-_JSON_TYPES = (("args", list, "a list"), ("env", list, "a list"), ("config", dict, "an object"),
-               ("results", list, "a list"), ("errors", list, "a list"), ("out_of_bounds", dict, "an object"),
-               ("bitwise_mismatches", dict, "an object"), ("average_bus_bandwidth", dict, "an object"))
+_JSON_TYPES = (
+    ("args", list, "a list"),
+    ("env", list, "a list"),
+    ("config", dict, "an object"),
+    ("results", list, "a list"),
+    ("errors", list, "a list"),
+    ("out_of_bounds", dict, "an object"),
+    ("bitwise_mismatches", dict, "an object"),
+    ("average_bus_bandwidth", dict, "an object"),
+)
 
 
 def _type_name(value):
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_json_types(data):
     for key, kind, expected in _JSON_TYPES:
         if data.get(key) is not None and not isinstance(data[key], kind):
-            raise NcclTestsError("nccl-tests JSON field %r is %s, expected %s: the file is not nccl-tests -J output "
-                                 "(or was edited); rerun the test" % (key, _type_name(data[key]), expected))
+            raise NcclTestsError(
+                "nccl-tests JSON field %r is %s, expected %s: the file is not nccl-tests -J output "
+                "(or was edited); rerun the test" % (key, _type_name(data[key]), expected)
+            )
     devices = data["config"].get("devices") if isinstance(data.get("config"), dict) else None
     if devices is not None and not isinstance(devices, list):
-        raise NcclTestsError("nccl-tests JSON field 'config.devices' is %s, expected a list: the file is not "
-                             "nccl-tests -J output (or was edited); rerun the test" % _type_name(devices))
+        raise NcclTestsError(
+            "nccl-tests JSON field 'config.devices' is %s, expected a list: the file is not "
+            "nccl-tests -J output (or was edited); rerun the test" % _type_name(devices)
+        )
 
 
 def parse_json(text: str) -> Dict[str, Any]:
@@ -524,17 +591,24 @@ def parse_json(text: str) -> Dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        result["errors"].append({"kind": "json", "host": None,
-                                 "message": "the JSON output is incomplete or not JSON (%s): nccl-tests writes its "
-                                            "closing part only when the run finishes" % exc})
+        result["errors"].append(
+            {
+                "kind": "json",
+                "host": None,
+                "message": "the JSON output is incomplete or not JSON (%s): nccl-tests writes its "
+                "closing part only when the run finishes" % exc,
+            }
+        )
         return result
     if not isinstance(data, dict):
         result["errors"].append({"kind": "json", "host": None, "message": "the JSON output is not an object"})
         return result
     _check_json_types(data)
     if data.get("version") != JSON_FORMAT_VERSION:
-        result["warnings"].append("JSON format version %r; this parser was written for version %d"
-                                  % (data.get("version"), JSON_FORMAT_VERSION))
+        result["warnings"].append(
+            "JSON format version %r; this parser was written for version %d"
+            % (data.get("version"), JSON_FORMAT_VERSION)
+        )
     args = data.get("args") or []
     result["args"] = [str(a) for a in args]
     if args:
@@ -548,32 +622,55 @@ def parse_json(text: str) -> Dict[str, Any]:
     result["start_time"] = data.get("start_time")
     result["end_time"] = data.get("end_time")
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    for src, dst in (("nthreads", "nThread"), ("ngpus", "nGpus"), ("minimum_bytes", "minBytes"),
-                     ("maximum_bytes", "maxBytes"), ("iterations", "iters"), ("warmup_iters", "warmup_iters"),
-                     ("validation", "validation"), ("graph", "graph")):
+    for src, dst in (
+        ("nthreads", "nThread"),
+        ("ngpus", "nGpus"),
+        ("minimum_bytes", "minBytes"),
+        ("maximum_bytes", "maxBytes"),
+        ("iterations", "iters"),
+        ("warmup_iters", "warmup_iters"),
+        ("validation", "validation"),
+        ("graph", "graph"),
+    ):
         if isinstance(config.get(src), int):
             result["config"][dst] = config[src]
     for dev in config.get("devices") or []:
         if isinstance(dev, dict):
-            result["devices"].append({"rank": dev.get("rank"), "group": dev.get("group"), "pid": dev.get("pid"),
-                                      "hostname": dev.get("hostname"), "device": dev.get("device"),
-                                      "bus_id": dev.get("device_hex"), "name": dev.get("device_info"),
-                                      "process": True})
+            result["devices"].append(
+                {
+                    "rank": dev.get("rank"),
+                    "group": dev.get("group"),
+                    "pid": dev.get("pid"),
+                    "hostname": dev.get("hostname"),
+                    "device": dev.get("device"),
+                    "bus_id": dev.get("device_hex"),
+                    "name": dev.get("device_info"),
+                    "process": True,
+                }
+            )
     for number, item in enumerate(data.get("results") or []):
         if not isinstance(item, dict) or not isinstance(item.get("size"), int):
             continue
-        if isinstance(item["size"], bool) or not 0 <= item["size"] < 2 ** 64:
-            result["warnings"].append("results[%d]: size %s is not a byte count (0 to 2^64); row ignored"
-                                      % (number, _shown(item["size"])))
+        if isinstance(item["size"], bool) or not 0 <= item["size"] < 2**64:
+            result["warnings"].append(
+                "results[%d]: size %s is not a byte count (0 to 2^64); row ignored" % (number, _shown(item["size"]))
+            )
             continue
         try:
             root = int(str(item.get("root", "-1")).strip())
         except ValueError:
             root = -1
-        result["rows"].append({"size": item["size"], "count": item.get("count"), "type": item.get("type"),
-                               "redop": item.get("redop"), "root": root,
-                               "out_of_place": _json_half(item.get("out_of_place")),
-                               "in_place": _json_half(item.get("in_place"))})
+        result["rows"].append(
+            {
+                "size": item["size"],
+                "count": item.get("count"),
+                "type": item.get("type"),
+                "redop": item.get("redop"),
+                "root": root,
+                "out_of_place": _json_half(item.get("out_of_place")),
+                "in_place": _json_half(item.get("in_place")),
+            }
+        )
     oob = data.get("out_of_bounds")
     if isinstance(oob, dict):
         count = _count(oob.get("count")) or 0
@@ -612,7 +709,7 @@ def merge_log(result: Dict[str, Any], text: str) -> Dict[str, Any]:
             transport["networks"].append(net)
     for name, count in extra["transport"]["connections"].items():
         transport["connections"][name] = transport["connections"].get(name, 0) + count
-    transport["evidence"].extend(extra["transport"]["evidence"][:10 - len(transport["evidence"])])
+    transport["evidence"].extend(extra["transport"]["evidence"][: 10 - len(transport["evidence"])])
     transport["ib_absent"] = transport["ib_absent"] or extra["transport"]["ib_absent"]
     for key in ("channels", "env"):
         if result["nvls"][key] is None:
@@ -630,6 +727,7 @@ def merge_log(result: Dict[str, Any], text: str) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------- facts from a parse
+
 
 def detected_transport(parsed: Dict[str, Any]) -> Optional[str]:
     """'ib', 'socket', another NCCL net name in lower case, or None (no NCCL_DEBUG evidence).
@@ -673,7 +771,7 @@ def detected_topology(parsed: Dict[str, Any]) -> Optional[str]:
     per_process = int(parsed["config"].get("nGpus") or 1) * int(parsed["config"].get("nThread") or 1)
     counts = {}
     for dev in devices:
-        weight = per_process if dev.get("process") else 1   # JSON lists one entry per process
+        weight = per_process if dev.get("process") else 1  # JSON lists one entry per process
         counts[dev.get("hostname")] = counts.get(dev.get("hostname"), 0) + weight
     values = set(counts.values())
     if len(values) != 1:

@@ -30,33 +30,54 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_parse i
 )
 from ansible_collections.gpufleet.sglang.plugins.module_utils.nccl_tests_verdict import bisect, evaluate
 
-
 # ----------------------------------------------------------------- reports
 
+
 def report_name(verdict: Mapping[str, Any]) -> str:
-    label = ("group_%s" % verdict["group"]) if verdict.get("group") else \
-        ("node_%s" % (verdict.get("host") or verdict["subject"].split(" ", 1)[-1]))
+    label = (
+        ("group_%s" % verdict["group"])
+        if verdict.get("group")
+        else ("node_%s" % (verdict.get("host") or verdict["subject"].split(" ", 1)[-1]))
+    )
     return re.sub(r"[^A-Za-z0-9_.-]", "_", "%s_%s" % (label, verdict["collective"]))
 
 
-def report_document(parsed: Dict[str, Any], verdict: Mapping[str, Any],
-                    bisection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def report_document(
+    parsed: Dict[str, Any], verdict: Mapping[str, Any], bisection: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     """JSON-able report of one run: verdict, every row, run facts; env scrubbed, never raw."""
     env, dropped = scrub_env(parsed.get("env"))
     return {
         "report_version": 1,
-        "verdict": {k: verdict[k] for k in ("passed", "subject", "collective", "min_busbw_gbps", "min_busbw_size",
-                                            "expected_busbw_gbps", "threshold_source", "min_bytes", "failures",
-                                            "warnings", "transport", "gpu_model", "topology", "nvls",
-                                            "avg_busbw_gbps")},
+        "verdict": {
+            k: verdict[k]
+            for k in (
+                "passed",
+                "subject",
+                "collective",
+                "min_busbw_gbps",
+                "min_busbw_size",
+                "expected_busbw_gbps",
+                "threshold_source",
+                "min_bytes",
+                "failures",
+                "warnings",
+                "transport",
+                "gpu_model",
+                "topology",
+                "nvls",
+                "avg_busbw_gbps",
+            )
+        },
         "bisection": bisection,
         "run": {
             "format": parsed["format"],
             "nccl_tests_version": parsed["nccl_tests_version"],
             "nccl_version": parsed["nccl_version"],
             "config": parsed["config"],
-            "devices": [{k: d.get(k) for k in ("rank", "hostname", "device", "bus_id", "name")}
-                        for d in parsed["devices"]],
+            "devices": [
+                {k: d.get(k) for k in ("rank", "hostname", "device", "bus_id", "name")} for d in parsed["devices"]
+            ],
             "args": parsed.get("args") or [],
             "env": env,
             "env_dropped": dropped + int(parsed.get("env_dropped") or 0),
@@ -79,16 +100,27 @@ def _fmt(value, spec="%.2f"):
 def render_markdown(doc: Dict[str, Any], png_name: Optional[str] = None) -> str:
     verdict = doc["verdict"]
     lines = ["# nccl-tests: %s, %s" % (verdict["subject"], verdict["collective"]), ""]
-    lines.append("**%s**: minimum out-of-place busbw over rows >= %s: %s GB/s (at %s); expected %s GB/s (%s)."
-                 % ("PASSED" if verdict["passed"] else "FAILED", format_size(verdict["min_bytes"]),
-                    _fmt(verdict["min_busbw_gbps"]),
-                    format_size(verdict["min_busbw_size"]) if verdict["min_busbw_size"] is not None else "-",
-                    _fmt(verdict["expected_busbw_gbps"]), verdict["threshold_source"]))
+    lines.append(
+        "**%s**: minimum out-of-place busbw over rows >= %s: %s GB/s (at %s); expected %s GB/s (%s)."
+        % (
+            "PASSED" if verdict["passed"] else "FAILED",
+            format_size(verdict["min_bytes"]),
+            _fmt(verdict["min_busbw_gbps"]),
+            format_size(verdict["min_busbw_size"]) if verdict["min_busbw_size"] is not None else "-",
+            _fmt(verdict["expected_busbw_gbps"]),
+            verdict["threshold_source"],
+        )
+    )
     lines.append("")
-    facts = [("GPU", verdict["gpu_model"]), ("topology", verdict["topology"]),
-             ("NVLS", "on" if verdict["nvls"] else "off"), ("transport", verdict["transport"] or "unknown"),
-             ("NCCL", doc["run"]["nccl_version"]), ("nccl-tests", doc["run"]["nccl_tests_version"]),
-             ("avg busbw (whole sweep, not judged)", _fmt(doc["run"]["avg_busbw_gbps"]))]
+    facts = [
+        ("GPU", verdict["gpu_model"]),
+        ("topology", verdict["topology"]),
+        ("NVLS", "on" if verdict["nvls"] else "off"),
+        ("transport", verdict["transport"] or "unknown"),
+        ("NCCL", doc["run"]["nccl_version"]),
+        ("nccl-tests", doc["run"]["nccl_tests_version"]),
+        ("avg busbw (whole sweep, not judged)", _fmt(doc["run"]["avg_busbw_gbps"])),
+    ]
     lines.extend("- %s: %s" % (k, v if v is not None else "-") for k, v in facts)
     if verdict["failures"]:
         lines += ["", "## Failures", ""] + ["- %s" % f for f in verdict["failures"]]
@@ -98,17 +130,28 @@ def render_markdown(doc: Dict[str, Any], png_name: Optional[str] = None) -> str:
         lines += ["", "## Warnings", ""] + ["- %s" % w for w in verdict["warnings"]]
     if png_name:
         lines += ["", "![busbw vs message size](%s)" % png_name]
-    lines += ["", "## Rows", "",
-              "| size | out-of-place busbw (GB/s) | in-place busbw (GB/s) | #wrong (oop/ip) | judged |",
-              "|---:|---:|---:|---:|:---:|"]
+    lines += [
+        "",
+        "## Rows",
+        "",
+        "| size | out-of-place busbw (GB/s) | in-place busbw (GB/s) | #wrong (oop/ip) | judged |",
+        "|---:|---:|---:|---:|:---:|",
+    ]
     for row in doc["rows"]:
         oop = row.get("out_of_place") or {}
         inp = row.get("in_place") or {}
         judged = "yes" if row["size"] >= verdict["min_bytes"] and oop.get("busbw") is not None else ""
-        lines.append("| %s | %s | %s | %s/%s | %s |" % (
-            format_size(row["size"]), _fmt(oop.get("busbw")), _fmt(inp.get("busbw")),
-            "N/A" if oop.get("wrong") is None else oop["wrong"], "N/A" if inp.get("wrong") is None else inp["wrong"],
-            judged))
+        lines.append(
+            "| %s | %s | %s | %s/%s | %s |"
+            % (
+                format_size(row["size"]),
+                _fmt(oop.get("busbw")),
+                _fmt(inp.get("busbw")),
+                "N/A" if oop.get("wrong") is None else oop["wrong"],
+                "N/A" if inp.get("wrong") is None else inp["wrong"],
+                judged,
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -128,9 +171,14 @@ def _write_if_changed(path, data, check_mode, mode=0o644):
     return True
 
 
-def write_reports(report_dir: str, parsed: Dict[str, Any], verdict: Mapping[str, Any],
-                  bisection: Optional[Dict[str, Any]] = None, name: Optional[str] = None,
-                  check_mode: bool = False) -> Tuple[List[str], bool]:
+def write_reports(
+    report_dir: str,
+    parsed: Dict[str, Any],
+    verdict: Mapping[str, Any],
+    bisection: Optional[Dict[str, Any]] = None,
+    name: Optional[str] = None,
+    check_mode: bool = False,
+) -> Tuple[List[str], bool]:
     """Write <name>.json and <name>.md (0644) under report_dir. Returns (paths, changed).
 
     The Markdown links ``<name>.png``: the role fetches the JSON to the controller, where the
@@ -155,6 +203,7 @@ def write_reports(report_dir: str, parsed: Dict[str, Any], verdict: Mapping[str,
 
 # ----------------------------------------------------------------- module entry
 
+
 def _read(path, what):
     try:
         with open(path, "rb") as handle:
@@ -178,11 +227,19 @@ def run_check(params: Mapping[str, Any], check_mode: bool = False) -> Dict[str, 
             raise NcclTestsError("src %s: %s" % (src, exc))
         if log_src:
             merge_log(parsed, _read(log_src, "log_src"))
-    verdict = evaluate(parsed, min_busbw_gbps=params.get("min_busbw_gbps"), gpu_model=params.get("gpu_model") or "auto",
-                       topology=params.get("topology") or "auto", nvls=params.get("nvls") or "auto",
-                       min_bytes=GIB if params.get("min_bytes") is None else params["min_bytes"],
-                       expect_transport=params.get("expect_transport") or "any", host=params.get("host"),
-                       group=params.get("group"), rc=params.get("rc"), collective=params.get("collective"))
+    verdict = evaluate(
+        parsed,
+        min_busbw_gbps=params.get("min_busbw_gbps"),
+        gpu_model=params.get("gpu_model") or "auto",
+        topology=params.get("topology") or "auto",
+        nvls=params.get("nvls") or "auto",
+        min_bytes=GIB if params.get("min_bytes") is None else params["min_bytes"],
+        expect_transport=params.get("expect_transport") or "any",
+        host=params.get("host"),
+        group=params.get("group"),
+        rc=params.get("rc"),
+        collective=params.get("collective"),
+    )
     bisection = None
     if params.get("node_results") is not None and not verdict["passed"]:
         bisection = bisect(verdict, params["node_results"], group=params.get("group"))
@@ -192,8 +249,9 @@ def run_check(params: Mapping[str, Any], check_mode: bool = False) -> Dict[str, 
     result["reports"] = []
     result["changed"] = False
     if params.get("report_dir"):
-        paths, changed = write_reports(params["report_dir"], parsed, verdict, bisection,
-                                       name=params.get("report_name"), check_mode=check_mode)
+        paths, changed = write_reports(
+            params["report_dir"], parsed, verdict, bisection, name=params.get("report_name"), check_mode=check_mode
+        )
         result["reports"] = paths
         result["changed"] = changed
     return result

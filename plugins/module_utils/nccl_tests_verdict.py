@@ -92,6 +92,7 @@ def lookup_threshold(collective: str, gpu_model: Optional[str], topology: Option
 
 # ----------------------------------------------------------------- verdict
 
+
 def _subject(host, group, parsed):
     if group:
         return "group %s" % group
@@ -113,62 +114,97 @@ def mpi_diagnosis(parsed: Dict[str, Any], group_run: bool = False) -> List[str]:
         key, detail = cause["cause"], cause.get("detail")
         if key == "rsh_agent":
             if group_run:
-                text = ("mpirun found no remote launch agent (Open MPI's plm_rsh_agent: %s; none is in PATH), so it "
-                        "cannot start its daemons on the other nodes. Fix: install the SSH client on rank 0 "
-                        "(openssh-client / openssh-clients; the nccl_tests role does with nccl_tests_install_packages) "
-                        "or set plm_rsh_agent to one that exists" % detail)
+                text = (
+                    "mpirun found no remote launch agent (Open MPI's plm_rsh_agent: %s; none is in PATH), so it "
+                    "cannot start its daemons on the other nodes. Fix: install the SSH client on rank 0 "
+                    "(openssh-client / openssh-clients; the nccl_tests role does with nccl_tests_install_packages) "
+                    "or set plm_rsh_agent to one that exists" % detail
+                )
             else:
-                text = ("Open MPI found no launch agent (plm_rsh_agent: %s; none is in PATH): an MPI=1 nccl-tests "
-                        "binary started without mpirun forks an Open MPI 4 daemon that needs ssh or rsh even on one "
-                        "node. Fix: run node tests with a binary built without MPI (make MPI=0; the nccl_tests role's "
-                        "source build does, nccl_tests_prebuilt_node_dir for prebuilt ones), or start the MPI=1 binary "
-                        "with OMPI_MCA_ess_singleton_isolated=1 (no daemon)" % detail)
+                text = (
+                    "Open MPI found no launch agent (plm_rsh_agent: %s; none is in PATH): an MPI=1 nccl-tests "
+                    "binary started without mpirun forks an Open MPI 4 daemon that needs ssh or rsh even on one "
+                    "node. Fix: run node tests with a binary built without MPI (make MPI=0; the nccl_tests role's "
+                    "source build does, nccl_tests_prebuilt_node_dir for prebuilt ones), or start the MPI=1 binary "
+                    "with OMPI_MCA_ess_singleton_isolated=1 (no daemon)" % detail
+                )
         elif key == "orted_missing":
-            text = ("Open MPI's daemon orted was not found (%s). Fix: install Open MPI at the same path on every node "
-                    "(openmpi-bin / openmpi), or give mpirun --prefix" % cause["evidence"])
+            text = (
+                "Open MPI's daemon orted was not found (%s). Fix: install Open MPI at the same path on every node "
+                "(openmpi-bin / openmpi), or give mpirun --prefix" % cause["evidence"]
+            )
         elif key == "as_root":
             text = "mpirun refuses to run as root. Fix: pass --allow-run-as-root (the nccl_tests role does)"
         elif key == "slots":
-            text = ("mpirun found fewer slots than ranks. Fix: the hostfile needs slots=<GPUs per node> per node and "
-                    "-np nodes x GPUs")
+            text = (
+                "mpirun found fewer slots than ranks. Fix: the hostfile needs slots=<GPUs per node> per node and "
+                "-np nodes x GPUs"
+            )
         elif key == "exe_missing":
-            text = ("mpirun could not find the nccl-tests binary on a node. Fix: install nccl-tests at the same path "
-                    "on every node of the group")
+            text = (
+                "mpirun could not find the nccl-tests binary on a node. Fix: install nccl-tests at the same path "
+                "on every node of the group"
+            )
         elif key == "ssh_host_key":
-            text = ("ssh refused a peer's host key (Host key verification failed). Fix: the peer's host key must be in "
-                    "the known_hosts mpirun's ssh uses (the nccl_tests role scans it at the planned address)")
+            text = (
+                "ssh refused a peer's host key (Host key verification failed). Fix: the peer's host key must be in "
+                "the known_hosts mpirun's ssh uses (the nccl_tests role scans it at the planned address)"
+            )
         elif key == "ssh_auth":
-            text = ("ssh was refused by a peer (%s). Fix: authorize the group's key for root on every node"
-                    % cause["evidence"])
+            text = (
+                "ssh was refused by a peer (%s). Fix: authorize the group's key for root on every node"
+                % cause["evidence"]
+            )
         elif key == "ssh_resolve":
             text = "ssh could not resolve %s. Fix: use addresses or resolvable names in the hostfile" % detail
         elif key == "ssh_connect":
-            text = ("ssh could not connect to %s. Fix: sshd running and reachable on that port from rank 0 "
-                    "(firewall, nccl_tests_ssh_port)" % detail)
+            text = (
+                "ssh could not connect to %s. Fix: sshd running and reachable on that port from rank 0 "
+                "(firewall, nccl_tests_ssh_port)" % detail
+            )
         elif key == "shared_library":
-            text = ("the binary cannot load %s. Fix: install it or add its directory to LD_LIBRARY_PATH "
-                    "(nccl_tests_nccl_home, nccl_tests_mpi_home, nccl_tests_ld_library_path)" % detail)
+            text = (
+                "the binary cannot load %s. Fix: install it or add its directory to LD_LIBRARY_PATH "
+                "(nccl_tests_nccl_home, nccl_tests_mpi_home, nccl_tests_ld_library_path)" % detail
+            )
         elif key == "no_such_program":
-            text = ("%s does not exist. Fix: install it, or point nccl_tests_mpirun / nccl_tests_prebuilt_dir at it"
-                    % detail)
+            text = (
+                "%s does not exist. Fix: install it, or point nccl_tests_mpirun / nccl_tests_prebuilt_dir at it"
+                % detail
+            )
         elif key == "daemon_launch":
-            text = ("mpirun could not start or keep its daemons on the nodes (%s). Fix: see the ssh and Open MPI "
-                    "lines of the run's output; Open MPI must be installed at the same path on every node"
-                    % cause["evidence"])
+            text = (
+                "mpirun could not start or keep its daemons on the nodes (%s). Fix: see the ssh and Open MPI "
+                "lines of the run's output; Open MPI must be installed at the same path on every node"
+                % cause["evidence"]
+            )
         else:
-            text = ("MPI_Init failed before the test started (%s). Fix: see Open MPI's lines in the run's output"
-                    % cause["evidence"])
+            text = (
+                "MPI_Init failed before the test started (%s). Fix: see Open MPI's lines in the run's output"
+                % cause["evidence"]
+            )
         messages.append(text)
     return messages
 
 
-def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str = "auto", topology: str = "auto",
-             nvls: Any = "auto", min_bytes: int = GIB, expect_transport: str = "any", host: Optional[str] = None,
-             group: Optional[str] = None, rc: Optional[int] = None, collective: Optional[str] = None) -> Dict[str, Any]:
+def evaluate(
+    parsed: Dict[str, Any],
+    min_busbw_gbps: Any = None,
+    gpu_model: str = "auto",
+    topology: str = "auto",
+    nvls: Any = "auto",
+    min_bytes: int = GIB,
+    expect_transport: str = "any",
+    host: Optional[str] = None,
+    group: Optional[str] = None,
+    rc: Optional[int] = None,
+    collective: Optional[str] = None,
+) -> Dict[str, Any]:
     """Verdict of one parsed run. Returns a dict (see the module's RETURN)."""
     if min_busbw_gbps is not None and (_num(min_busbw_gbps) is None or float(min_busbw_gbps) < 0):
-        raise NcclTestsError("min_busbw_gbps must be a number >= 0 (0 checks correctness only), not %r"
-                             % (min_busbw_gbps,))
+        raise NcclTestsError(
+            "min_busbw_gbps must be a number >= 0 (0 checks correctness only), not %r" % (min_busbw_gbps,)
+        )
     if not isinstance(min_bytes, int) or isinstance(min_bytes, bool) or min_bytes < 0:
         raise NcclTestsError("min_bytes must be an integer >= 0, not %r" % (min_bytes,))
     if expect_transport not in ("ib", "socket", "any"):
@@ -183,8 +219,9 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
 
     # -- MPI itself (the launch), then correctness and completion
     mpi = mpi_diagnosis(parsed, group_run=bool(group))
-    failures.extend("%s: %s %s: %s" % (subject, coll, "did not run" if not rows else "MPI failure", text)
-                    for text in mpi)
+    failures.extend(
+        "%s: %s %s: %s" % (subject, coll, "did not run" if not rows else "MPI failure", text) for text in mpi
+    )
     if not rows and not mpi:
         detail = "; ".join(e["message"] for e in parsed["errors"][:3])
         failures.append("%s: %s printed no result rows%s" % (subject, coll, (" (%s)" % detail) if detail else ""))
@@ -192,31 +229,48 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
         for place in ("out_of_place", "in_place"):
             wrong = (row.get(place) or {}).get("wrong")
             if wrong:
-                failures.append("%s: %s reports %d wrong element(s) %s at %s (%d B): the data came back corrupted"
-                                % (subject, coll, wrong, place.replace("_", "-"), format_size(row["size"]),
-                                   row["size"]))
+                failures.append(
+                    "%s: %s reports %d wrong element(s) %s at %s (%d B): the data came back corrupted"
+                    % (subject, coll, wrong, place.replace("_", "-"), format_size(row["size"]), row["size"])
+                )
     oob = parsed["out_of_bounds"]
     if oob is not None and not oob["ok"]:
-        failures.append("%s: %s 'Out of bounds values : %d FAILED': results outside the expected range"
-                        % (subject, coll, oob["count"]))
+        failures.append(
+            "%s: %s 'Out of bounds values : %d FAILED': results outside the expected range"
+            % (subject, coll, oob["count"])
+        )
     bitwise = parsed["bitwise_mismatches"]
     if bitwise is not None and not bitwise["ok"]:
         failures.append("%s: %s 'Bitwise mismatches : %d FAILED'" % (subject, coll, bitwise["count"]))
     if parsed["avg_status"] == "FAILED":
-        failures.append("%s: %s average bus bandwidth %s GB/s FAILED against NCCL_TESTS_MIN_BW (nccl-tests' own "
-                        "check: below 0.9 x the value set)" % (subject, coll, parsed["avg_busbw"]))
+        failures.append(
+            "%s: %s average bus bandwidth %s GB/s FAILED against NCCL_TESTS_MIN_BW (nccl-tests' own "
+            "check: below 0.9 x the value set)" % (subject, coll, parsed["avg_busbw"])
+        )
     for tmo in parsed["timeouts"]:
         where = (" at %s" % format_size(tmo["size"])) if tmo.get("size") is not None else ""
-        failures.append("%s: %s Test timeout (%ds) on %s%s: a collective did not complete (hung rank, link "
-                        "or fabric)" % (subject, coll, tmo["seconds"], tmo.get("host") or "a rank", where))
+        failures.append(
+            "%s: %s Test timeout (%ds) on %s%s: a collective did not complete (hung rank, link "
+            "or fabric)" % (subject, coll, tmo["seconds"], tmo.get("host") or "a rank", where)
+        )
     for err in parsed["errors"]:
-        label = {"nccl": "NCCL failure", "cuda": "CUDA failure", "test": "test failure", "usage": "usage error",
-                 "mpi": "MPI launch error", "json": "JSON output"}.get(err["kind"], err["kind"])
-        failures.append("%s: %s %s%s: %s" % (subject, coll, label, (" on %s" % err["host"]) if err.get("host") else "",
-                                             err["message"]))
+        label = {
+            "nccl": "NCCL failure",
+            "cuda": "CUDA failure",
+            "test": "test failure",
+            "usage": "usage error",
+            "mpi": "MPI launch error",
+            "json": "JSON output",
+        }.get(err["kind"], err["kind"])
+        failures.append(
+            "%s: %s %s%s: %s"
+            % (subject, coll, label, (" on %s" % err["host"]) if err.get("host") else "", err["message"])
+        )
     if rows and not parsed["concluded"]:
-        failures.append("%s: %s ended without 'Collective test concluded' (killed, crashed or cut short; last "
-                        "size %s)" % (subject, coll, format_size(rows[-1]["size"])))
+        failures.append(
+            "%s: %s ended without 'Collective test concluded' (killed, crashed or cut short; last "
+            "size %s)" % (subject, coll, format_size(rows[-1]["size"]))
+        )
     if rc is not None and rc != 0:
         if rc == 124:
             why = "killed by the outer timeout"
@@ -230,21 +284,30 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
     transport = detected_transport(parsed)
     if expect_transport != "any":
         if transport is None:
-            failures.append("%s: %s: %s transport was expected, but the output has no NCCL_DEBUG=INFO lines "
-                            "saying which network NCCL used; run with NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET"
-                            % (subject, coll, "InfiniBand/RoCE" if expect_transport == "ib" else "Socket"))
+            failures.append(
+                "%s: %s: %s transport was expected, but the output has no NCCL_DEBUG=INFO lines "
+                "saying which network NCCL used; run with NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET"
+                % (subject, coll, "InfiniBand/RoCE" if expect_transport == "ib" else "Socket")
+            )
         elif expect_transport == "ib" and transport != "ib":
-            evidence = next((e for e in parsed["transport"]["evidence"] if "Socket" in e),
-                            (parsed["transport"]["evidence"] or [""])[0])
-            failures.append("%s: %s: NCCL used its %s transport where InfiniBand/RoCE was expected (silent fallback, "
-                            "about two orders of magnitude slower; check the HCAs, NCCL_IB_HCA, nvidia-peermem, "
-                            "memlock); evidence: %s" % (subject, coll, transport.capitalize(), evidence))
+            evidence = next(
+                (e for e in parsed["transport"]["evidence"] if "Socket" in e),
+                (parsed["transport"]["evidence"] or [""])[0],
+            )
+            failures.append(
+                "%s: %s: NCCL used its %s transport where InfiniBand/RoCE was expected (silent fallback, "
+                "about two orders of magnitude slower; check the HCAs, NCCL_IB_HCA, nvidia-peermem, "
+                "memlock); evidence: %s" % (subject, coll, transport.capitalize(), evidence)
+            )
         elif expect_transport == "socket" and transport != "socket":
             failures.append("%s: %s: NCCL used %s where Socket was expected" % (subject, coll, transport))
 
     # -- bandwidth
-    model = detected_gpu_model(parsed) if gpu_model in (None, "", "auto") else \
-        (normalize_gpu_model(gpu_model) or str(gpu_model).upper())
+    model = (
+        detected_gpu_model(parsed)
+        if gpu_model in (None, "", "auto")
+        else (normalize_gpu_model(gpu_model) or str(gpu_model).upper())
+    )
     topo = detected_topology(parsed) if topology in (None, "", "auto") else str(topology)
     if nvls in ("on", True):
         nvls_on = True
@@ -254,19 +317,28 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
         nvls_on = detected_nvls(parsed)
         if nvls_on is None:
             nvls_on = False
-            if min_busbw_gbps is None and lookup_threshold(coll, model, topo, True) != \
-                    lookup_threshold(coll, model, topo, False):
-                warnings.append("NVLS state not in the output (no NCCL_DEBUG=INFO, no NCCL_NVLS_ENABLE): judged "
-                                "with the NVLS-off (lower) threshold; set nvls to be strict")
+            if min_busbw_gbps is None and lookup_threshold(coll, model, topo, True) != lookup_threshold(
+                coll, model, topo, False
+            ):
+                warnings.append(
+                    "NVLS state not in the output (no NCCL_DEBUG=INFO, no NCCL_NVLS_ENABLE): judged "
+                    "with the NVLS-off (lower) threshold; set nvls to be strict"
+                )
     if min_busbw_gbps is not None:
         expected = float(min_busbw_gbps)
         source = "explicit min_busbw_gbps" if expected > 0 else "explicit min_busbw_gbps 0 (correctness only)"
     else:
         expected = lookup_threshold(coll, model, topo, nvls_on)
-        source = "default table: %s %s NVLS %s" % (model or "unknown GPU", topo or "unknown topology",
-                                                   "on" if nvls_on else "off")
-    used = [r for r in rows if r["size"] >= min_bytes and r.get("out_of_place")
-            and r["out_of_place"].get("busbw") is not None]
+        source = "default table: %s %s NVLS %s" % (
+            model or "unknown GPU",
+            topo or "unknown topology",
+            "on" if nvls_on else "off",
+        )
+    used = [
+        r
+        for r in rows
+        if r["size"] >= min_bytes and r.get("out_of_place") and r["out_of_place"].get("busbw") is not None
+    ]
     measured = None
     at_size = None
     if used:
@@ -274,20 +346,36 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
         measured = low["out_of_place"]["busbw"]
         at_size = low["size"]
     if expected is None and rows:
-        failures.append("%s: %s: no default threshold for %s, %s, NVLS %s; set min_busbw_gbps (0 checks "
-                        "correctness only)" % (subject, coll, model or "an unknown GPU model",
-                                               topo or "an unknown topology", "on" if nvls_on else "off"))
+        failures.append(
+            "%s: %s: no default threshold for %s, %s, NVLS %s; set min_busbw_gbps (0 checks "
+            "correctness only)"
+            % (
+                subject,
+                coll,
+                model or "an unknown GPU model",
+                topo or "an unknown topology",
+                "on" if nvls_on else "off",
+            )
+        )
     elif expected is not None and expected > 0:
         if not used and rows:
-            failures.append("%s: %s has no out-of-place row of at least %s (largest: %s); run with -e of at "
-                            "least %s, or lower min_bytes" % (subject, coll, format_size(min_bytes),
-                                                              format_size(max(r["size"] for r in rows)),
-                                                              format_size(min_bytes)))
+            failures.append(
+                "%s: %s has no out-of-place row of at least %s (largest: %s); run with -e of at "
+                "least %s, or lower min_bytes"
+                % (
+                    subject,
+                    coll,
+                    format_size(min_bytes),
+                    format_size(max(r["size"] for r in rows)),
+                    format_size(min_bytes),
+                )
+            )
         elif used and measured < expected:
-            failures.append("%s: %s busbw %.2f GB/s (minimum out-of-place over %d row(s) >= %s, at %s) is below "
-                            "the expected %.2f GB/s (%s)" % (subject, coll, measured, len(used),
-                                                             format_size(min_bytes), format_size(at_size),
-                                                             expected, source))
+            failures.append(
+                "%s: %s busbw %.2f GB/s (minimum out-of-place over %d row(s) >= %s, at %s) is below "
+                "the expected %.2f GB/s (%s)"
+                % (subject, coll, measured, len(used), format_size(min_bytes), format_size(at_size), expected, source)
+            )
     return {
         "passed": not failures,
         "subject": subject,
@@ -313,7 +401,10 @@ def evaluate(parsed: Dict[str, Any], min_busbw_gbps: Any = None, gpu_model: str 
 
 # ----------------------------------------------------------------- bisection
 
-def bisect(group_result: Dict[str, Any], node_results: Mapping[str, Any], group: Optional[str] = None) -> Dict[str, Any]:
+
+def bisect(
+    group_result: Dict[str, Any], node_results: Mapping[str, Any], group: Optional[str] = None
+) -> Dict[str, Any]:
     """Which node of a failed group fails alone, or whether the fabric is the suspect.
 
     ``group_result``: :func:`evaluate` of the inter-node run. ``node_results``:
@@ -323,8 +414,12 @@ def bisect(group_result: Dict[str, Any], node_results: Mapping[str, Any], group:
     """
     group = group or group_result.get("group") or "(group)"
     if group_result.get("passed"):
-        return {"suspects": [], "fabric_suspect": False, "missing": [],
-                "message": "group %s passed; nothing to bisect" % group}
+        return {
+            "suspects": [],
+            "fabric_suspect": False,
+            "missing": [],
+            "message": "group %s passed; nothing to bisect" % group,
+        }
     suspects = []
     missing = []
     passing = []
@@ -348,20 +443,32 @@ def bisect(group_result: Dict[str, Any], node_results: Mapping[str, Any], group:
         for host in suspects:
             first = (node_results[host].get("failures") or [node_results[host].get("msg") or numbers(host)])[0]
             details.append("%s (%s; %s)" % (host, numbers(host), first))
-        message = ("group %s failed; node(s) failing their own intra-node check: %s. Fix or drain %s before "
-                   "suspecting the fabric" % (group, "; ".join(details), ", ".join(suspects)))
+        message = (
+            "group %s failed; node(s) failing their own intra-node check: %s. Fix or drain %s before "
+            "suspecting the fabric" % (group, "; ".join(details), ", ".join(suspects))
+        )
         return {"suspects": suspects, "fabric_suspect": False, "missing": missing, "message": message}
     if missing:
-        return {"suspects": [], "fabric_suspect": False, "missing": missing,
-                "message": "group %s failed; cannot bisect: no intra-node result for %s (run the intra-node test on "
-                           "every member)" % (group, ", ".join(missing))}
+        return {
+            "suspects": [],
+            "fabric_suspect": False,
+            "missing": missing,
+            "message": "group %s failed; cannot bisect: no intra-node result for %s (run the intra-node test on "
+            "every member)" % (group, ", ".join(missing)),
+        }
     if not passing:
-        return {"suspects": [], "fabric_suspect": False, "missing": [],
-                "message": "group %s failed; no intra-node results were given to bisect with" % group}
+        return {
+            "suspects": [],
+            "fabric_suspect": False,
+            "missing": [],
+            "message": "group %s failed; no intra-node results were given to bisect with" % group,
+        }
     hint = ""
     if group_result.get("transport") == "socket":
         hint = " NCCL used its Socket transport between the nodes, not InfiniBand/RoCE."
-    message = ("group %s failed, but every node passes alone (%s): the fabric between them is the suspect (HCAs and "
-               "their ports, cables, switch, NCCL_IB_HCA / NCCL_IB_GID_INDEX / NCCL_SOCKET_IFNAME, GPUDirect RDMA)."
-               "%s" % (group, ", ".join("%s %s" % (h, numbers(h)) for h in passing), hint))
+    message = (
+        "group %s failed, but every node passes alone (%s): the fabric between them is the suspect (HCAs and "
+        "their ports, cables, switch, NCCL_IB_HCA / NCCL_IB_GID_INDEX / NCCL_SOCKET_IFNAME, GPUDirect RDMA)."
+        "%s" % (group, ", ".join("%s %s" % (h, numbers(h)) for h in passing), hint)
+    )
     return {"suspects": [], "fabric_suspect": True, "missing": [], "message": message}

@@ -59,6 +59,7 @@ def same_version(wanted, full):
 
 # --------------------------------------------------------------------------- package managers
 
+
 def parse_madison(text):
     """`apt-cache madison PKG` -> the distinct versions, in the order listed.
 
@@ -109,7 +110,9 @@ def query_available(run, package_manager, package):
     if package_manager == "apt":
         rc, out, _err = run(["apt-cache", "madison", package])
         return parse_madison(out) if rc == 0 else []
-    rc, out, _err = run(["dnf", "--quiet", "repoquery", "--available", "--queryformat", "%{version}-%{release}\\n", package])
+    rc, out, _err = run(
+        ["dnf", "--quiet", "repoquery", "--available", "--queryformat", "%{version}-%{release}\\n", package]
+    )
     return parse_rpm_versions(out) if rc == 0 else []
 
 
@@ -194,6 +197,7 @@ def query_module_streams(run, module=DNF_DRIVER_MODULE):
 
 # --------------------------------------------------------------------------- choosing versions
 
+
 def choose_driver(branch, wanted, installed, available):
     """Pick the driver package version to converge to, or explain why none fits.
 
@@ -205,22 +209,28 @@ def choose_driver(branch, wanted, installed, available):
     in_branch = sorted((v for v in available if branch_of(v) == branch), key=version_key)
     if wanted:
         if branch_of(wanted) != branch:
-            return None, ("nvidia_host_driver_version %s is not in branch %s (nvidia_host_driver_branch): "
-                          "set both to the same branch" % (wanted, branch))
+            return None, (
+                "nvidia_host_driver_version %s is not in branch %s (nvidia_host_driver_branch): "
+                "set both to the same branch" % (wanted, branch)
+            )
         for candidate in reversed(in_branch):
             if same_version(wanted, candidate):
                 return candidate, None
         if installed and same_version(wanted, installed):
             return installed, None
-        return None, ("driver version %s is not in the configured repositories (branch %s offers: %s): "
-                      "fix the repository/mirror or choose an offered version in nvidia_host_driver_version"
-                      % (wanted, branch, ", ".join(in_branch) or "nothing"))
+        return None, (
+            "driver version %s is not in the configured repositories (branch %s offers: %s): "
+            "fix the repository/mirror or choose an offered version in nvidia_host_driver_version"
+            % (wanted, branch, ", ".join(in_branch) or "nothing")
+        )
     if installed and branch_of(installed) == branch:
         return installed, None
     if in_branch:
         return in_branch[-1], None
-    return None, ("no driver of branch %s in the configured repositories: check nvidia_host_cuda_repo_url "
-                  "and nvidia_host_driver_branch" % branch)
+    return None, (
+        "no driver of branch %s in the configured repositories: check nvidia_host_cuda_repo_url "
+        "and nvidia_host_driver_branch" % branch
+    )
 
 
 def choose_fabricmanager(driver_version, wanted, available, installed, package):
@@ -229,10 +239,12 @@ def choose_fabricmanager(driver_version, wanted, available, installed, package):
     Returns (full_version or None, problem or None)."""
     driver_up = upstream_version(driver_version)
     if wanted and upstream_version(wanted) != driver_up:
-        return None, ("fabric manager version %s (nvidia_host_fabricmanager_version) does not match the driver "
-                      "version %s: on NVSwitch systems they must be identical (else CUDA error 802, 'system not "
-                      "yet initialized'); fix: unset nvidia_host_fabricmanager_version (it follows the driver) or "
-                      "set it to %s" % (upstream_version(wanted), driver_up, driver_up))
+        return None, (
+            "fabric manager version %s (nvidia_host_fabricmanager_version) does not match the driver "
+            "version %s: on NVSwitch systems they must be identical (else CUDA error 802, 'system not "
+            "yet initialized'); fix: unset nvidia_host_fabricmanager_version (it follows the driver) or "
+            "set it to %s" % (upstream_version(wanted), driver_up, driver_up)
+        )
     matching = sorted((v for v in available if upstream_version(v) == driver_up), key=version_key)
     if wanted:
         exact = [v for v in matching if same_version(wanted, v)]
@@ -242,22 +254,33 @@ def choose_fabricmanager(driver_version, wanted, available, installed, package):
     if installed and upstream_version(installed) == driver_up:
         return installed, None
     offered = ", ".join(sorted(available, key=version_key)) or "nothing"
-    return None, ("%s %s is not in the configured repositories (offered: %s): the fabric manager must equal the "
-                  "driver version %s exactly; fix: mirror %s %s or choose a driver version that has one "
-                  "(nvidia_host_driver_version)" % (package, driver_up, offered, driver_up, package, driver_up))
+    return None, (
+        "%s %s is not in the configured repositories (offered: %s): the fabric manager must equal the "
+        "driver version %s exactly; fix: mirror %s %s or choose a driver version that has one "
+        "(nvidia_host_driver_version)" % (package, driver_up, offered, driver_up, package, driver_up)
+    )
 
 
 def installed_mismatch(driver_installed, fm_installed, fm_package):
     """A problem when both are installed with different versions (checked after installing)."""
     if driver_installed and fm_installed and upstream_version(driver_installed) != upstream_version(fm_installed):
-        return ("%s %s is installed but the driver is %s: they must be identical on NVSwitch systems (else CUDA "
-                "error 802); fix: re-run with the fabric manager enabled so it follows the driver, or install "
-                "%s=%s" % (fm_package, upstream_version(fm_installed), upstream_version(driver_installed),
-                           fm_package, upstream_version(driver_installed)))
+        return (
+            "%s %s is installed but the driver is %s: they must be identical on NVSwitch systems (else CUDA "
+            "error 802); fix: re-run with the fabric manager enabled so it follows the driver, or install "
+            "%s=%s"
+            % (
+                fm_package,
+                upstream_version(fm_installed),
+                upstream_version(driver_installed),
+                fm_package,
+                upstream_version(driver_installed),
+            )
+        )
     return None
 
 
 # --------------------------------------------------------------------------- NVSwitch detection
+
 
 def fabric_states_from_xml(xml_text):
     """`nvidia-smi -q -x` -> list of per-GPU fabric states ('Completed', 'In Progress', 'N/A', ...)."""
@@ -312,6 +335,7 @@ def _read_text(path):
 
 # --------------------------------------------------------------------------- reboot
 
+
 def reboot_decision(driver_changed, installed_version, loaded_version):
     """Reboot only when the driver changed (this run, or an earlier run left a reboot pending) AND the
     loaded kernel module is not the installed version. Returns (required, reason)."""
@@ -322,12 +346,15 @@ def reboot_decision(driver_changed, installed_version, loaded_version):
     if loaded == installed:
         return False, "loaded kernel module %s matches the installed driver" % loaded
     if not driver_changed:
-        return False, ("loaded kernel module %s differs from the installed driver %s, but the driver did not "
-                       "change: no reboot (re-run after fixing the module load)" % (loaded or "none", installed))
+        return False, (
+            "loaded kernel module %s differs from the installed driver %s, but the driver did not "
+            "change: no reboot (re-run after fixing the module load)" % (loaded or "none", installed)
+        )
     return True, "driver changed to %s; loaded kernel module is %s" % (installed, loaded or "none (not loaded)")
 
 
 # --------------------------------------------------------------------------- one host
+
 
 def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir):
     """Everything the role needs for one host, as a plain dict (the module's return values).
@@ -342,18 +369,25 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
     stream = None
     if pm == "dnf" and params.get("driver_module_stream"):
         enabled = query_module_streams(run)
-        stream = {"module": DNF_DRIVER_MODULE, "wanted": params["driver_module_stream"], "enabled": enabled,
-                  "commands": module_stream_commands(params["driver_module_stream"], enabled)}
+        stream = {
+            "module": DNF_DRIVER_MODULE,
+            "wanted": params["driver_module_stream"],
+            "enabled": enabled,
+            "commands": module_stream_commands(params["driver_module_stream"], enabled),
+        }
 
     drv_pkg = params["driver_package"]
     drv_installed = query_installed(run, pm, drv_pkg)
     drv_available = query_available(run, pm, drv_pkg)
-    drv_target, problem = choose_driver(params["driver_branch"], params.get("driver_version") or "",
-                                        drv_installed, drv_available)
+    drv_target, problem = choose_driver(
+        params["driver_branch"], params.get("driver_version") or "", drv_installed, drv_available
+    )
     if problem:
         if stream and stream["commands"]:
-            problem += (" (the module stream %s:%s is not enabled yet, and dnf hides the packages of other streams)"
-                        % (DNF_DRIVER_MODULE, stream["wanted"]))
+            problem += " (the module stream %s:%s is not enabled yet, and dnf hides the packages of other streams)" % (
+                DNF_DRIVER_MODULE,
+                stream["wanted"],
+            )
         problems.append(problem)
 
     nvswitch = detect_nvswitch(run, params, path_exists, listdir, read)
@@ -368,15 +402,22 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
             fm_pkg = ""
             problems.append("%s (nvidia_host_driver_branch)" % exc)
     notices = []
-    fm = {"package": fm_pkg, "required": fm_required, "installed": None, "target": None,
-          "install_spec": None, "available": []}
+    fm = {
+        "package": fm_pkg,
+        "required": fm_required,
+        "installed": None,
+        "target": None,
+        "install_spec": None,
+        "available": [],
+    }
     if fm_pkg:
         fm["installed"] = query_installed(run, pm, fm_pkg)
         if fm_required:
             fm["available"] = query_available(run, pm, fm_pkg)
             if drv_target:
-                fm_target, problem = choose_fabricmanager(drv_target, params.get("fabricmanager_version") or "",
-                                                          fm["available"], fm["installed"], fm_pkg)
+                fm_target, problem = choose_fabricmanager(
+                    drv_target, params.get("fabricmanager_version") or "", fm["available"], fm["installed"], fm_pkg
+                )
                 if problem:
                     problems.append(problem)
                 fm["target"] = fm_target
@@ -387,8 +428,10 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
         if mismatch and not converges:
             (problems if fm_required else notices).append(mismatch)
     elif fm_required:
-        problems.append("this host needs the NVIDIA fabric manager (%s) but no package name is known for it: set "
-                        "nvidia_host_fabricmanager_package" % ("forced" if mode == "enabled" else "NVSwitch detected"))
+        problems.append(
+            "this host needs the NVIDIA fabric manager (%s) but no package name is known for it: set "
+            "nvidia_host_fabricmanager_package" % ("forced" if mode == "enabled" else "NVSwitch detected")
+        )
 
     loaded = read(params["module_version_file"])
     loaded = loaded.strip() if loaded else None
@@ -424,8 +467,9 @@ def detect_nvswitch(run, params, path_exists=os.path.exists, listdir=os.listdir,
     NVIDIA GPUs without them means no, even when nvidia-smi reports a fabric state -- that is a VM
     given GPUs of an HGX board whose NVSwitches (and fabric manager) the hypervisor keeps. Only when
     the PCI bus shows no NVIDIA device at all (no sysfs view) does nvidia-smi's fabric state decide."""
-    switches, others = nvidia_pci_devices(params.get("pci_devices_path") or "/sys/bus/pci/devices",
-                                          listdir=listdir, read=read)
+    switches, others = nvidia_pci_devices(
+        params.get("pci_devices_path") or "/sys/bus/pci/devices", listdir=listdir, read=read
+    )
     states = []
     smi = params.get("nvidia_smi_path")
     if smi and path_exists(smi):

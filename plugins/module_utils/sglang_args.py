@@ -39,10 +39,12 @@ SECRET_FLAGS = {
     "--watermark-config": "sglang_watermark_config",
 }
 # Catalog flags whose names look secret but whose values are not: paths, sizes, counts.
-NOT_SECRET_FLAGS = frozenset((
-    "--ssl-keyfile",  # a path; the file itself stays on the host
-    "--enable-ssl-refresh",
-))
+NOT_SECRET_FLAGS = frozenset(
+    (
+        "--ssl-keyfile",  # a path; the file itself stays on the host
+        "--enable-ssl-refresh",
+    )
+)
 
 # Flags the planner owns: set from the inventory, never from free-form args.
 PLANNER_FLAGS = ("--tp-size", "--nnodes", "--node-rank", "--dist-init-addr")
@@ -103,8 +105,10 @@ def shown(text, limit=40):
 def secret_problem(where, flag, source=None):
     """The one message for a secret on the command line: names the variable, never the value."""
     variable = SECRET_FLAGS[flag]
-    return ("%s: %s%s is a secret and must not be on the command line; set %s (from vault): it reaches SGLang "
-            "only through the 0600 --config file" % (where, flag, (" (in %s)" % source) if source else "", variable))
+    return (
+        "%s: %s%s is a secret and must not be on the command line; set %s (from vault): it reaches SGLang "
+        "only through the 0600 --config file" % (where, flag, (" (in %s)" % source) if source else "", variable)
+    )
 
 
 def closest_flags(flag, n=2):
@@ -129,8 +133,9 @@ def resolve_flag(raw, warnings, where):
     rewritten into other tokens (for example a boolean that became a choice).
     """
     if not isinstance(raw, str) or not raw.strip():
-        raise ArgsError(["%s: %r is not a flag name; name SGLang flags as strings, e.g. mem-fraction-static"
-                         % (where, shown(raw))])
+        raise ArgsError(
+            ["%s: %r is not a flag name; name SGLang flags as strings, e.g. mem-fraction-static" % (where, shown(raw))]
+        )
     flag = normalize_flag(raw)
     if flag_part(flag) != flag:
         # "--api-key value" or "--flag=value" as one name: the value must never be echoed.
@@ -138,12 +143,20 @@ def resolve_flag(raw, warnings, where):
         canonical = catalog.OPTION_TO_FLAG.get(name)
         if canonical in SECRET_FLAGS:
             raise ArgsError([secret_problem(where, canonical)])
-        raise ArgsError(["%s: %r holds a flag name and something after it (a space or '='); give the flag name "
-                         "alone and its value separately (sglang_args: {%s: VALUE}; sglang_extra_args: "
-                         "['%s', 'VALUE'])" % (where, shown(flag), name.lstrip("-"), name)])
+        raise ArgsError(
+            [
+                "%s: %r holds a flag name and something after it (a space or '='); give the flag name "
+                "alone and its value separately (sglang_args: {%s: VALUE}; sglang_extra_args: "
+                "['%s', 'VALUE'])" % (where, shown(flag), name.lstrip("-"), name)
+            ]
+        )
     if _CONTROL.search(flag) or not re.match(r"^--[A-Za-z0-9][A-Za-z0-9_-]*$", flag):
-        raise ArgsError(["%s: %r is not a flag name (letters, digits and '-' after '--'); see "
-                         "`python -m sglang.launch_server --help`" % (where, shown(flag))])
+        raise ArgsError(
+            [
+                "%s: %r is not a flag name (letters, digits and '-' after '--'); see "
+                "`python -m sglang.launch_server --help`" % (where, shown(flag))
+            ]
+        )
     legacy = LEGACY_FLAGS.get(flag)
     if legacy is not None:
         status = legacy.get("status")
@@ -152,23 +165,29 @@ def resolve_flag(raw, warnings, where):
         shown_replacement = " ".join(replacement) if replacement else None
         if status == "removed" or (status != "deprecated" and not replacement):
             fix = ("use %s instead" % shown_replacement) if shown_replacement else "remove it"
-            raise ArgsError(["%s: %s is not accepted by SGLang %s (%s); %s"
-                             % (where, flag, catalog.SGLANG_VERSION, note, fix)])
+            raise ArgsError(
+                ["%s: %s is not accepted by SGLang %s (%s); %s" % (where, flag, catalog.SGLANG_VERSION, note, fix)]
+            )
         if replacement:
-            warnings.append("%s: %s is %s in SGLang %s; rendered as '%s' instead (%s)"
-                            % (where, flag, status, catalog.SGLANG_VERSION, shown_replacement, note))
+            warnings.append(
+                "%s: %s is %s in SGLang %s; rendered as '%s' instead (%s)"
+                % (where, flag, status, catalog.SGLANG_VERSION, shown_replacement, note)
+            )
             return None, list(replacement)
         warnings.append("%s: %s is deprecated in SGLang %s (%s)" % (where, flag, catalog.SGLANG_VERSION, note))
     canonical = catalog.OPTION_TO_FLAG.get(flag)
     if canonical is None:
-        positive = "--" + flag[len("--no-"):] if flag.startswith("--no-") else None
+        positive = "--" + flag[len("--no-") :] if flag.startswith("--no-") else None
         if positive and catalog.FLAGS.get(catalog.OPTION_TO_FLAG.get(positive, ""), {}).get("takes_value") is False:
-            raise ArgsError(["%s: SGLang %s has no %s: %s is a switch that is off unless given; leave it out "
-                             "(or set it to false in sglang_args)" % (where, catalog.SGLANG_VERSION, flag, positive)])
+            raise ArgsError(
+                [
+                    "%s: SGLang %s has no %s: %s is a switch that is off unless given; leave it out "
+                    "(or set it to false in sglang_args)" % (where, catalog.SGLANG_VERSION, flag, positive)
+                ]
+            )
         close = closest_flags(flag)
         hint = ("did you mean %s?" % " or ".join(close)) if close else "see `python -m sglang.launch_server --help`"
-        raise ArgsError(["%s: unknown SGLang %s flag %s; %s"
-                         % (where, catalog.SGLANG_VERSION, flag, hint)])
+        raise ArgsError(["%s: unknown SGLang %s flag %s; %s" % (where, catalog.SGLANG_VERSION, flag, hint)])
     return canonical, None
 
 
@@ -176,12 +195,19 @@ def _check_token(text, flag, where):
     """A value token must stay one value: no control characters (a unit line cannot carry them), and no
     leading '-' (argparse would read it as another flag, e.g. a smuggled --api-key)."""
     if _CONTROL.search(text):
-        raise ArgsError(["%s: the value of %s contains a newline or another control character, which neither "
-                         "argparse nor a systemd unit line carries as one argument; remove it" % (where, flag)])
+        raise ArgsError(
+            [
+                "%s: the value of %s contains a newline or another control character, which neither "
+                "argparse nor a systemd unit line carries as one argument; remove it" % (where, flag)
+            ]
+        )
     if text.startswith("-") and not _NEGATIVE_NUMBER.match(text):
-        raise ArgsError(["%s: the value of %s begins with '-' (%s), so SGLang's parser would read it as another "
-                         "flag; a value may not begin with '-': give each flag its own entry"
-                         % (where, flag, shown(text))])
+        raise ArgsError(
+            [
+                "%s: the value of %s begins with '-' (%s), so SGLang's parser would read it as another "
+                "flag; a value may not begin with '-': give each flag its own entry" % (where, flag, shown(text))
+            ]
+        )
     return text
 
 
@@ -194,8 +220,9 @@ def _scalar(value, spec, flag, where):
     if value is None:
         raise ArgsError(["%s: %s has an empty (null) item; remove it" % (where, flag)])
     if not isinstance(value, (str, int, float)):
-        raise ArgsError(["%s: %s takes a plain value (string or number), not a %s"
-                         % (where, flag, type(value).__name__)])
+        raise ArgsError(
+            ["%s: %s takes a plain value (string or number), not a %s" % (where, flag, type(value).__name__)]
+        )
     converters = {"int": (int, "an integer"), "float": (float, "a number")}
     if ftype in converters:
         convert, what = converters[ftype]
@@ -208,24 +235,33 @@ def _scalar(value, spec, flag, where):
         except ValueError:
             raise ArgsError(["%s: %s takes %s, got %r" % (where, flag, what, shown(value))])
     if ftype == "human_readable_int" and (isinstance(value, (bool, float)) or not _HUMAN_INT.match(str(value).strip())):
-        raise ArgsError(["%s: %s takes an integer, optionally with an SI or IEC suffix (8192, 128k, 1Mi), got %r"
-                         % (where, flag, shown(value))])
+        raise ArgsError(
+            [
+                "%s: %s takes an integer, optionally with an SI or IEC suffix (8192, 128k, 1Mi), got %r"
+                % (where, flag, shown(value))
+            ]
+        )
     text = str(value)
     if isinstance(value, bool):
         text = text.lower()
     choices = spec.get("choices")
     if choices and text not in [str(c) for c in choices]:
-        raise ArgsError(["%s: %s=%s is not one of SGLang %s's choices: %s"
-                         % (where, flag, shown(text), catalog.SGLANG_VERSION, ", ".join(str(c) for c in choices))])
+        raise ArgsError(
+            [
+                "%s: %s=%s is not one of SGLang %s's choices: %s"
+                % (where, flag, shown(text), catalog.SGLANG_VERSION, ", ".join(str(c) for c in choices))
+            ]
+        )
     return _check_token(text, flag, where)
 
 
 def _switch_problem(flag, spec, value, where):
     negative = [o for o in spec.get("option_strings", []) if o.startswith("--no-")]
     both = (" (or %s to turn it off)" % negative[0]) if negative else ""
-    return ("%s: %s is a switch and takes no value, got %r; in sglang_args set it to true or false (YAML "
-            "booleans), in sglang_extra_args write '%s' alone%s or leave it out"
-            % (where, flag, shown(value), flag, both))
+    return (
+        "%s: %s is a switch and takes no value, got %r; in sglang_args set it to true or false (YAML "
+        "booleans), in sglang_extra_args write '%s' alone%s or leave it out" % (where, flag, shown(value), flag, both)
+    )
 
 
 def flag_tokens(flag, value, where):
@@ -265,8 +301,9 @@ def flag_tokens(flag, value, where):
             raise ArgsError(["%s: %s takes exactly %d values, got %d" % (where, flag, nargs, len(values))])
         for item in values:
             if isinstance(item, (list, dict)):
-                raise ArgsError(["%s: %s takes a flat list of values, not a nested %s"
-                                 % (where, flag, type(item).__name__)])
+                raise ArgsError(
+                    ["%s: %s takes a flat list of values, not a nested %s" % (where, flag, type(item).__name__)]
+                )
         return [flag] + [_scalar(item, spec, flag, where) for item in values]
     return [flag, _scalar(value, spec, flag, where)]
 
@@ -313,14 +350,18 @@ def parse_extra_args(tokens, where, variable="sglang_extra_args"):
         tok = items[i]
         where_item = "%s: %s item %d" % (where, variable, i + 1)
         if isinstance(tok, bool) or not isinstance(tok, (str, int, float)):
-            problems.append("%s is a %s; every item is one argv token (a string), e.g. ['--log-level', 'info']"
-                            % (where_item, type(tok).__name__))
+            problems.append(
+                "%s is a %s; every item is one argv token (a string), e.g. ['--log-level', 'info']"
+                % (where_item, type(tok).__name__)
+            )
             i += 1
             continue
         tok = str(tok)
         if tok == "--":
-            problems.append("%s is '--', which ends SGLang's options (everything after it would be a stray "
-                            "argument); remove it" % where_item)
+            problems.append(
+                "%s is '--', which ends SGLang's options (everything after it would be a stray "
+                "argument); remove it" % where_item
+            )
             i += 1
             continue
         if not tok.startswith("--"):
@@ -330,8 +371,10 @@ def parse_extra_args(tokens, where, variable="sglang_extra_args"):
                 why = "%s already has its value(s): a stray token" % previous[0]
             else:
                 why = "no flag precedes it"
-            problems.append("%s is not a flag (%s); values follow their --flag as separate items, one per value: "
-                            "remove it or put it after its flag" % (where_item, why))
+            problems.append(
+                "%s is not a flag (%s); values follow their --flag as separate items, one per value: "
+                "remove it or put it after its flag" % (where_item, why)
+            )
             previous = None
             i += 1
             continue
@@ -342,8 +385,10 @@ def parse_extra_args(tokens, where, variable="sglang_extra_args"):
             if canonical in SECRET_FLAGS:
                 problems.append(secret_problem(where, canonical, "%s item %d" % (variable, i + 1)))
             else:
-                problems.append("%s (%s ...) holds a flag and its value in one item; write them as separate "
-                                "items: ['%s', 'VALUE']" % (where_item, first, first))
+                problems.append(
+                    "%s (%s ...) holds a flag and its value in one item; write them as separate "
+                    "items: ['%s', 'VALUE']" % (where_item, first, first)
+                )
             i += 1
             continue
         canonical = catalog.OPTION_TO_FLAG.get(normalize_flag(name))
@@ -371,8 +416,10 @@ def parse_extra_args(tokens, where, variable="sglang_extra_args"):
             i = j
             continue
         if len(values) < low:
-            problems.append("%s: %s takes %s value(s), got %d; give its value as the next item"
-                            % (where_item, name, low if high == low else "at least %d" % low, len(values)))
+            problems.append(
+                "%s: %s takes %s value(s), got %d; give its value as the next item"
+                % (where_item, name, low if high == low else "at least %d" % low, len(values))
+            )
         elif high == 0 and sep:
             spec = catalog.FLAGS.get(canonical) or catalog.FLAGS.get(_negated(normalize_flag(name)) or "", {})
             problems.append(_switch_problem(name, spec, inline, where))
@@ -420,10 +467,12 @@ def build_args(settings, where, warnings, owned=None, origins=None):
             if "<VALUE>" in new:
                 values = value if isinstance(value, list) else [value]
                 at = new.index("<VALUE>")
-                new[at:at + 1] = [str(v) for v in values]
+                new[at : at + 1] = [str(v) for v in values]
             elif value is not True:
-                problems.append("%s: %s was rewritten to '%s' and cannot also take the value %r"
-                                % (label, normalize_flag(raw), " ".join(replacement), shown(value)))
+                problems.append(
+                    "%s: %s was rewritten to '%s' and cannot also take the value %r"
+                    % (label, normalize_flag(raw), " ".join(replacement), shown(value))
+                )
                 continue
             try:
                 rewritten = parse_extra_args(new, label, "the replacement of %s" % normalize_flag(raw))
@@ -470,8 +519,10 @@ def build_args(settings, where, warnings, owned=None, origins=None):
 
 def _owned_problem(where, given, canonical, owned):
     alias = "" if given == canonical else " (%s)" % canonical
-    return ("%s: %s%s is set by the planner from the inventory, so the plan (firewall, router URLs, port checks, "
-            "ranks) would not see it; remove it and use %s" % (where, given, alias, owned[canonical]))
+    return (
+        "%s: %s%s is set by the planner from the inventory, so the plan (firewall, router URLs, port checks, "
+        "ranks) would not see it; remove it and use %s" % (where, given, alias, owned[canonical])
+    )
 
 
 def _translate_dp_attention(merged, where, warnings, problems):
@@ -487,15 +538,18 @@ def _translate_dp_attention(merged, where, warnings, problems):
     except ValueError:
         return  # the --dp-size type error is reported when rendering
     if dp <= 1:
-        problems.append("%s: --enable-dp-attention without a DP size does nothing in SGLang %s (dp 1); set "
-                        "sglang_attn_dp_size: N (renders --attn-dp-size N), or drop it"
-                        % (where, catalog.SGLANG_VERSION))
+        problems.append(
+            "%s: --enable-dp-attention without a DP size does nothing in SGLang %s (dp 1); set "
+            "sglang_attn_dp_size: N (renders --attn-dp-size N), or drop it" % (where, catalog.SGLANG_VERSION)
+        )
         return
     del merged["--enable-dp-attention"]
     del merged["--dp-size"]
     merged["--attn-dp-size"] = dp
-    warnings.append("%s: '--enable-dp-attention --dp-size %d' is deprecated in SGLang %s; rendered as "
-                    "'--attn-dp-size %d'" % (where, dp, catalog.SGLANG_VERSION, dp))
+    warnings.append(
+        "%s: '--enable-dp-attention --dp-size %d' is deprecated in SGLang %s; rendered as "
+        "'--attn-dp-size %d'" % (where, dp, catalog.SGLANG_VERSION, dp)
+    )
 
 
 def render_argv(args, where):

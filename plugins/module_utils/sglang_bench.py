@@ -16,6 +16,7 @@ p50/p99. "tok/s per request" is a request's decode speed, ``1000 / TPOT_ms`` (TP
 (output tokens - 1), per request, as bench_serving computes it): the mean, the median request (p50) and the
 slow tail (p99 TPOT, so the p99 column is the speed 99 % of requests reach or beat).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,24 @@ DIRECTION = {key: direction for key, _h, _f, direction in COLUMNS}
 DEFAULT_METRICS = ["ttft_p50_s", "ttft_p99_s", "tok_s_per_request", "tok_s_per_request_p99", "output_tok_s"]
 SHAPE_KEYS = ("input_len", "output_len", "concurrency")
 
-REQUIRED = ("max_concurrency", "random_input_len", "random_output_len", "duration", "completed",
-            "total_input_tokens", "total_output_tokens", "output_throughput", "mean_ttft_ms", "median_ttft_ms",
-            "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms", "median_e2e_latency_ms",
-            "p99_e2e_latency_ms")
+REQUIRED = (
+    "max_concurrency",
+    "random_input_len",
+    "random_output_len",
+    "duration",
+    "completed",
+    "total_input_tokens",
+    "total_output_tokens",
+    "output_throughput",
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "p99_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "p99_tpot_ms",
+    "median_e2e_latency_ms",
+    "p99_e2e_latency_ms",
+)
 
 
 def _rate(ms):
@@ -77,14 +92,17 @@ def parse_results(text, source="results"):
         try:
             rec = json.loads(line)
         except ValueError as exc:
-            raise BenchReportError("%s line %d: not JSON (%s); expected bench_serving --output-file lines"
-                                   % (source, lineno, exc))
+            raise BenchReportError(
+                "%s line %d: not JSON (%s); expected bench_serving --output-file lines" % (source, lineno, exc)
+            )
         if not isinstance(rec, dict):
             raise BenchReportError("%s line %d: a JSON object was expected" % (source, lineno))
         missing = [k for k in REQUIRED if k not in rec]
         if missing:
-            raise BenchReportError("%s line %d: missing %s; is this sglang.bench_serving 0.5.23 output?"
-                                   % (source, lineno, ", ".join(missing)))
+            raise BenchReportError(
+                "%s line %d: missing %s; is this sglang.bench_serving 0.5.23 output?"
+                % (source, lineno, ", ".join(missing))
+            )
         records.append(rec)
     return records
 
@@ -131,9 +149,16 @@ def build_report(records, target=None, sglang_version=None, num_prompts=None, la
         rows.append(row_of(rec, n))
         raw.append({k: v for k, v in rec.items() if k != "server_info"})
     order = sorted(range(len(rows)), key=lambda i: tuple(rows[i][k] for k in SHAPE_KEYS))
-    return {"report_version": REPORT_VERSION, "tool": "sglang.bench_serving", "sglang_version": sglang_version,
-            "target": target, "label": label, "columns": [c[0] for c in COLUMNS],
-            "runs": [rows[i] for i in order], "raw": [raw[i] for i in order]}
+    return {
+        "report_version": REPORT_VERSION,
+        "tool": "sglang.bench_serving",
+        "sglang_version": sglang_version,
+        "target": target,
+        "label": label,
+        "columns": [c[0] for c in COLUMNS],
+        "runs": [rows[i] for i in order],
+        "raw": [raw[i] for i in order],
+    }
 
 
 def _cell(value, fmt):
@@ -149,8 +174,10 @@ def render_markdown(doc, comparison=None, png_name=None):
         title += ": %s" % doc["label"]
     lines.append("## %s" % title)
     lines.append("")
-    meta = ["tool `sglang.bench_serving` %s" % (doc.get("sglang_version") or ""),
-            "target `%s`" % (doc.get("target") or "?")]
+    meta = [
+        "tool `sglang.bench_serving` %s" % (doc.get("sglang_version") or ""),
+        "target `%s`" % (doc.get("target") or "?"),
+    ]
     backends = sorted({str(r.get("backend")) for r in doc["runs"]})
     meta.append("backend %s" % ", ".join("`%s`" % b for b in backends))
     lines.append(", ".join(meta))
@@ -160,8 +187,9 @@ def render_markdown(doc, comparison=None, png_name=None):
     for row in doc["runs"]:
         lines.append("| " + " | ".join(_cell(row.get(k), f) for k, _h, f, _d in COLUMNS) + " |")
     lines.append("")
-    lines.append("tok/s per request = 1000 / TPOT (p99: the slowest 1 %); total tokens = prompt + generated; "
-                 "times in seconds.")
+    lines.append(
+        "tok/s per request = 1000 / TPOT (p99: the slowest 1 %); total tokens = prompt + generated; times in seconds."
+    )
     if comparison is not None:
         lines.append("")
         lines += render_comparison(comparison)
@@ -202,8 +230,10 @@ def compare(doc, baseline, threshold_pct=10.0, metrics=None, baseline_name=None)
     metrics = list(metrics or DEFAULT_METRICS)
     unknown = [m for m in metrics if DIRECTION.get(m, 0) == 0]
     if unknown:
-        raise BenchReportError("unknown or not comparable metric(s) %s; choose from %s"
-                               % (", ".join(unknown), ", ".join(k for k, d in DIRECTION.items() if d)))
+        raise BenchReportError(
+            "unknown or not comparable metric(s) %s; choose from %s"
+            % (", ".join(unknown), ", ".join(k for k, d in DIRECTION.items() if d))
+        )
     try:
         threshold = float(threshold_pct)
     except (TypeError, ValueError):
@@ -211,8 +241,10 @@ def compare(doc, baseline, threshold_pct=10.0, metrics=None, baseline_name=None)
     if threshold < 0 or math.isnan(threshold):
         raise BenchReportError("threshold_pct must be >= 0, got %r" % (threshold_pct,))
     if not isinstance(baseline, dict) or not isinstance(baseline.get("runs"), list):
-        raise BenchReportError("%s: not a benchmark report (no 'runs' list); record one with this playbook's "
-                               "JSON output" % (baseline_name or "baseline"))
+        raise BenchReportError(
+            "%s: not a benchmark report (no 'runs' list); record one with this playbook's "
+            "JSON output" % (baseline_name or "baseline")
+        )
     base = {}
     for i, row in enumerate(baseline["runs"]):
         try:
@@ -232,13 +264,26 @@ def compare(doc, baseline, threshold_pct=10.0, metrics=None, baseline_name=None)
                 continue
             change = 100.0 * (now - was) / abs(was)
             worse = -change if DIRECTION[metric] > 0 else change
-            entry = {"shape": key, "metric": metric, "baseline": was, "current": now, "change_pct": change,
-                     "regression": worse > threshold}
+            entry = {
+                "shape": key,
+                "metric": metric,
+                "baseline": was,
+                "current": now,
+                "change_pct": change,
+                "regression": worse > threshold,
+            }
             changes.append(entry)
             if entry["regression"]:
                 regressions.append(entry)
-    return {"baseline": baseline_name, "threshold_pct": threshold, "metrics": metrics, "compared": len(changes),
-            "changes": changes, "regressions": regressions, "missing": missing}
+    return {
+        "baseline": baseline_name,
+        "threshold_pct": threshold,
+        "metrics": metrics,
+        "compared": len(changes),
+        "changes": changes,
+        "regressions": regressions,
+        "missing": missing,
+    }
 
 
 def render_png(doc, path, title=None):

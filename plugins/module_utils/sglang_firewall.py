@@ -87,8 +87,10 @@ def parse_sources(values, what, problems):
             try:
                 loose = ipaddress.ip_network(text, strict=False)
             except ValueError:
-                problems.append("%s: %r is not an IP address or CIDR; give addresses, not names (the "
-                                "firewall never resolves names)" % (what, value))
+                problems.append(
+                    "%s: %r is not an IP address or CIDR; give addresses, not names (the "
+                    "firewall never resolves names)" % (what, value)
+                )
                 continue
             problems.append("%s: %r has host bits set; did you mean %s?" % (what, value, loose))
     return out
@@ -137,10 +139,14 @@ def peer_addresses(hosts, hostvars):
         else:
             out[host] = addresses
     if missing:
-        raise FirewallError(["no addresses known for host(s) %s: the firewall allows peers by the addresses in "
-                             "their gathered facts; gather facts on them (the role does it for peers the play "
-                             "reaches) or set sglang_firewall_addresses (a list of IPs) for each in the inventory"
-                             % ", ".join(missing)])
+        raise FirewallError(
+            [
+                "no addresses known for host(s) %s: the firewall allows peers by the addresses in "
+                "their gathered facts; gather facts on them (the role does it for peers the play "
+                "reaches) or set sglang_firewall_addresses (a list of IPs) for each in the inventory"
+                % ", ".join(missing)
+            ]
+        )
     return out
 
 
@@ -157,16 +163,19 @@ def _host_networks(host, addresses, problems):
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
-            problems.append("host %s: address %r is not an IP address; give IPs, not names (set "
-                            "sglang_firewall_addresses for %s, or fix its facts)" % (host, value, host))
+            problems.append(
+                "host %s: address %r is not an IP address; give IPs, not names (set "
+                "sglang_firewall_addresses for %s, or fix its facts)" % (host, value, host)
+            )
             bad += 1
             continue
         if address.is_loopback:
             continue
         nets.append(ipaddress.ip_network(address))
     if not nets and not bad:
-        problems.append("host %s: no non-loopback address known; gather its facts or set "
-                        "sglang_firewall_addresses for it" % host)
+        problems.append(
+            "host %s: no non-loopback address known; gather its facts or set sglang_firewall_addresses for it" % host
+        )
     return nets
 
 
@@ -174,13 +183,13 @@ def _collapse(networks):
     """Sorted, without duplicates and without networks inside another listed one (an interval
     set refuses overlapping elements); single hosts shown bare. Neighbours are not merged, so
     each peer stays readable in ``nft list``."""
+
     def show(net):
         return str(net.network_address) if net.num_addresses == 1 else str(net)
 
     out = ([], [])
     for version, bucket in ((4, out[0]), (6, out[1])):
-        nets = sorted(set(n for n in networks if n.version == version),
-                      key=lambda n: (n.network_address, -n.prefixlen))
+        nets = sorted(set(n for n in networks if n.version == version), key=lambda n: (n.network_address, -n.prefixlen))
         kept = []
         for net in nets:
             if kept and net.subnet_of(kept[-1]):
@@ -211,8 +220,17 @@ def peers_needed(plan, host, routers=()):
     return peers + [r for r in routers if r not in peers]
 
 
-def compute_rules(plan, host, addresses, routers=(), router_port=None, router_metrics_port=None,
-                  operator_cidrs=(), router_client_cidrs=ANY, protected_ports=DEFAULT_PROTECTED_PORTS):
+def compute_rules(
+    plan,
+    host,
+    addresses,
+    routers=(),
+    router_port=None,
+    router_metrics_port=None,
+    operator_cidrs=(),
+    router_client_cidrs=ANY,
+    protected_ports=DEFAULT_PROTECTED_PORTS,
+):
     """The rules of one host. ``addresses``: ``{host: [ip, ...]}`` (or ``{"ipv4": [], "ipv6": []}``).
 
     Ports come from the plan (the planner checked them): the group's ``dist_init_ports``,
@@ -227,8 +245,12 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
     node = (plan.get("hosts") or {}).get(host)
     is_router = host in routers
     if node is None and not is_router:
-        raise FirewallError(["host %s is neither in a planned model group nor in the routers group; the "
-                             "firewall role runs on sglang_model_groups and sglang_routers hosts only" % host])
+        raise FirewallError(
+            [
+                "host %s is neither in a planned model group nor in the routers group; the "
+                "firewall role runs on sglang_model_groups and sglang_routers hosts only" % host
+            ]
+        )
     operator = parse_sources(operator_cidrs, "sglang_firewall_operator_cidrs", problems)
     clients = parse_sources(router_client_cidrs, "sglang_firewall_router_client_cidrs", problems)
     protected = {}
@@ -241,8 +263,10 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
         nets = []
         for peer in hosts:
             if peer not in addresses:
-                problems.append("host %s: no addresses given for peer %s; gather its facts or set "
-                                "sglang_firewall_addresses for it" % (host, peer))
+                problems.append(
+                    "host %s: no addresses given for peer %s; gather its facts or set "
+                    "sglang_firewall_addresses for it" % (host, peer)
+                )
                 continue
             nets += _host_networks(peer, addresses[peer], problems)
         return nets
@@ -250,42 +274,67 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
     rules = []
     if node is not None:
         group = plan["groups"][node["group"]]
-        first, last = group.get("dist_init_ports") or (group["dist_init_port"],
-                                                       group["dist_init_port"] + DIST_INIT_PORT_WINDOW - 1)
+        first, last = group.get("dist_init_ports") or (
+            group["dist_init_port"],
+            group["dist_init_port"] + DIST_INIT_PORT_WINDOW - 1,
+        )
         dist, last, nccl, http = int(first), int(last), int(node["nccl_port"]), int(node["port"])
         members = group.get("hosts") or [n["host"] for n in group["nodes"]]
-        rules.append({
-            "name": "internal",
-            "label": "%s dist-init %d-%d, NCCL %d: members of %s only"
-                     % (node["group"], dist, last, nccl, node["group"]),
-            "ports": _ranges(list(range(dist, last + 1)) + [nccl]),
-            "sources": nets_of(members),
-        })
+        rules.append(
+            {
+                "name": "internal",
+                "label": "%s dist-init %d-%d, NCCL %d: members of %s only"
+                % (node["group"], dist, last, nccl, node["group"]),
+                "ports": _ranges(list(range(dist, last + 1)) + [nccl]),
+                "sources": nets_of(members),
+            }
+        )
         role = "API" if node.get("is_head") else "liveness only"
-        rules.append({
-            "name": "http",
-            "label": "%s rank %d HTTP %d (%s): routers and operator allowlist"
-                     % (node["group"], node["node_rank"], http, role),
-            "ports": [[http, http]],
-            "sources": nets_of(routers) + operator,
-        })
+        rules.append(
+            {
+                "name": "http",
+                "label": "%s rank %d HTTP %d (%s): routers and operator allowlist"
+                % (node["group"], node["node_rank"], http, role),
+                "ports": [[http, http]],
+                "sources": nets_of(routers) + operator,
+            }
+        )
         if not routers and not operator:
-            warnings.append("host %s: no router hosts and no sglang_firewall_operator_cidrs, so SGLang's HTTP "
-                            "port %d answers only on this host (loopback)" % (host, http))
+            warnings.append(
+                "host %s: no router hosts and no sglang_firewall_operator_cidrs, so SGLang's HTTP "
+                "port %d answers only on this host (loopback)" % (host, http)
+            )
     if is_router:
         planned = (plan.get("routers") or {}).get(host) or {}
         if not planned and (router_port is None or router_metrics_port is None):
-            problems.append("router %s is not in the plan's routers; run playbooks/plan.yml with the same inventory "
-                            "(site.yml does) so the plan names its ports" % host)
+            problems.append(
+                "router %s is not in the plan's routers; run playbooks/plan.yml with the same inventory "
+                "(site.yml does) so the plan names its ports" % host
+            )
         rport = planned.get("port") if router_port is None else _port(router_port, "router port", problems)
-        mport = (planned.get("prometheus_port") if router_metrics_port is None
-                 else _port(router_metrics_port, "router metrics port", problems))
+        mport = (
+            planned.get("prometheus_port")
+            if router_metrics_port is None
+            else _port(router_metrics_port, "router metrics port", problems)
+        )
         if rport is not None:
-            rules.append({"name": "router", "label": "router %d: client allowlist" % rport,
-                          "ports": [[rport, rport]], "sources": clients})
+            rules.append(
+                {
+                    "name": "router",
+                    "label": "router %d: client allowlist" % rport,
+                    "ports": [[rport, rport]],
+                    "sources": clients,
+                }
+            )
         if mport is not None:
-            rules.append({"name": "router_metrics", "label": "router metrics %d: operator allowlist" % mport,
-                          "ports": [[mport, mport]], "sources": operator})
+            rules.append(
+                {
+                    "name": "router_metrics",
+                    "label": "router metrics %d: operator allowlist" % mport,
+                    "ports": [[mport, mport]],
+                    "sources": operator,
+                }
+            )
 
     owner = {}
     for rule in rules:
@@ -293,13 +342,17 @@ def compute_rules(plan, host, addresses, routers=(), router_port=None, router_me
         for lo, hi in rule["ports"]:
             for port in range(lo, hi + 1):
                 if port in protected:
-                    problems.append("host %s: the %s would use port %d, an SSH port (22 or ansible_port); the "
-                                    "firewall would drop SSH from everyone else and could lock you out. Move %s "
-                                    "to another port" % (host, what, port, variables))
+                    problems.append(
+                        "host %s: the %s would use port %d, an SSH port (22 or ansible_port); the "
+                        "firewall would drop SSH from everyone else and could lock you out. Move %s "
+                        "to another port" % (host, what, port, variables)
+                    )
                 if port in owner and owner[port] != rule["name"]:
                     other = RULE_INFO[owner[port]][0]
-                    problems.append("host %s: port %d would serve both the %s and the %s; two services cannot "
-                                    "share it, move %s" % (host, port, other, what, variables))
+                    problems.append(
+                        "host %s: port %d would serve both the %s and the %s; two services cannot "
+                        "share it, move %s" % (host, port, other, what, variables)
+                    )
                 owner.setdefault(port, rule["name"])
     if problems:
         raise FirewallError(sorted(set(problems), key=problems.index))
@@ -333,8 +386,12 @@ def render_ruleset(computed, table=DEFAULT_TABLE):
     also the table's comment, so a live table can be compared with the file.
     """
     if not _TABLE_RE.match(str(table)):
-        raise FirewallError(["sglang_firewall_table=%r is not a valid nftables table name (a letter, then "
-                             "letters, digits or _; at most 31 characters)" % (table,)])
+        raise FirewallError(
+            [
+                "sglang_firewall_table=%r is not a valid nftables table name (a letter, then "
+                "letters, digits or _; at most 31 characters)" % (table,)
+            ]
+        )
     body, chain = [], []
     for rule in computed["rules"]:
         ports = _ports_expr(rule["ports"])
@@ -345,21 +402,30 @@ def render_ruleset(computed, table=DEFAULT_TABLE):
             if rule[family]:
                 chain.append('        tcp dport %s %s @%s accept comment "%s"' % (ports, match, set_name, comment))
         chain.append('        tcp dport %s counter drop comment "%s"' % (ports, comment))
-    definition = body + [
-        "    chain input {",
-        "        type filter hook input priority filter; policy accept;",
-        '        iif "lo" accept',
-        "        ct state established,related accept",
-    ] + chain + ["    }"]
+    definition = (
+        body
+        + [
+            "    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            '        iif "lo" accept',
+            "        ct state established,related accept",
+        ]
+        + chain
+        + ["    }"]
+    )
     fingerprint = hashlib.sha256("\n".join(definition).encode("utf-8")).hexdigest()[:16]
-    text = "\n".join([
-        "# One transaction (nft -f): create the table if missing, delete it, define it again.",
-        "# Only table inet %s is touched; SSH and every other table stay as they are." % table,
-        "table inet %s {}" % table,
-        "delete table inet %s" % table,
-        "table inet %s {" % table,
-        '    comment "%s"' % _comment("gpufleet.sglang %s %s" % (fingerprint, computed["host"])),
-    ] + definition + ["}", ""])
+    text = "\n".join(
+        [
+            "# One transaction (nft -f): create the table if missing, delete it, define it again.",
+            "# Only table inet %s is touched; SSH and every other table stay as they are." % table,
+            "table inet %s {}" % table,
+            "delete table inet %s" % table,
+            "table inet %s {" % table,
+            '    comment "%s"' % _comment("gpufleet.sglang %s %s" % (fingerprint, computed["host"])),
+        ]
+        + definition
+        + ["}", ""]
+    )
     return text, fingerprint
 
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 import time
-
 from http.client import HTTPException
-
 from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
 
 
 def http_request(method, url, timeout, api_key=None, body=None):
@@ -49,8 +48,7 @@ def http_request(method, url, timeout, api_key=None, body=None):
 
 def _nothing_answered(what, body):
     if "refused" in body.lower():
-        return "%s -> connection refused (still loading: SGLang listens only after every rank joined " \
-               "and loaded)" % what
+        return "%s -> connection refused (still loading: SGLang listens only after every rank joined and loaded)" % what
     return "%s -> no answer (%s)" % (what, body)
 
 
@@ -87,8 +85,19 @@ def probe(base_url, is_head, served_model_name=None, timeout=30, api_key=None, g
     return True, "ready"
 
 
-def wait_ready(base_url, is_head, served_model_name=None, timeout_s=600, delay_s=5, request_timeout=30,
-               api_key=None, alive=None, get=http_get, clock=time.monotonic, sleep=time.sleep):
+def wait_ready(
+    base_url,
+    is_head,
+    served_model_name=None,
+    timeout_s=600,
+    delay_s=5,
+    request_timeout=30,
+    api_key=None,
+    alive=None,
+    get=http_get,
+    clock=time.monotonic,
+    sleep=time.sleep,
+):
     """Poll until ready, the deadline passes, or ``alive()`` says the service died.
 
     Returns ``{"ready", "detail", "waited_s", "attempts"}``.
@@ -101,14 +110,22 @@ def wait_ready(base_url, is_head, served_model_name=None, timeout_s=600, delay_s
         if alive is not None:
             ok, why = alive()
             if not ok:
-                return {"ready": False, "detail": "service is not running: %s" % why,
-                        "waited_s": round(clock() - start, 1), "attempts": attempts}
+                return {
+                    "ready": False,
+                    "detail": "service is not running: %s" % why,
+                    "waited_s": round(clock() - start, 1),
+                    "attempts": attempts,
+                }
         ready, detail = probe(base_url, is_head, served_model_name, request_timeout, api_key, get)
         if ready:
             return {"ready": True, "detail": detail, "waited_s": round(clock() - start, 1), "attempts": attempts}
         if clock() - start + delay_s > timeout_s:
-            return {"ready": False, "detail": "not ready after %ss: %s" % (timeout_s, detail),
-                    "waited_s": round(clock() - start, 1), "attempts": attempts}
+            return {
+                "ready": False,
+                "detail": "not ready after %ss: %s" % (timeout_s, detail),
+                "waited_s": round(clock() - start, 1),
+                "attempts": attempts,
+            }
         sleep(delay_s)
 
 
@@ -129,8 +146,16 @@ def metric_sum(text, name):
     return total
 
 
-def wait_drained(base_url, timeout_s=300, delay_s=1, request_timeout=10, api_key=None,
-                 get=http_get, clock=time.monotonic, sleep=time.sleep):
+def wait_drained(
+    base_url,
+    timeout_s=300,
+    delay_s=1,
+    request_timeout=10,
+    api_key=None,
+    get=http_get,
+    clock=time.monotonic,
+    sleep=time.sleep,
+):
     """Wait until rank 0 runs and queues no request (``sglang:num_running_reqs`` and
     ``sglang:num_queue_reqs`` at 0). Needs ``--enable-metrics``.
 
@@ -145,27 +170,52 @@ def wait_drained(base_url, timeout_s=300, delay_s=1, request_timeout=10, api_key
             running = metric_sum(body, "sglang:num_running_reqs")
             queued = metric_sum(body, "sglang:num_queue_reqs")
             if running is None:
-                return {"drained": False, "waited_s": round(clock() - start, 1), "running": None, "queued": None,
-                        "detail": "%s has no sglang:num_running_reqs; start SGLang with --enable-metrics "
-                                  "(sglang_enable_metrics: true) so drains can be observed" % url}
+                return {
+                    "drained": False,
+                    "waited_s": round(clock() - start, 1),
+                    "running": None,
+                    "queued": None,
+                    "detail": "%s has no sglang:num_running_reqs; start SGLang with --enable-metrics "
+                    "(sglang_enable_metrics: true) so drains can be observed" % url,
+                }
             if running == 0 and not queued:
-                return {"drained": True, "detail": "drained", "waited_s": round(clock() - start, 1),
-                        "running": running, "queued": queued or 0}
+                return {
+                    "drained": True,
+                    "detail": "drained",
+                    "waited_s": round(clock() - start, 1),
+                    "running": running,
+                    "queued": queued or 0,
+                }
             detail = "%d running, %d queued" % (running, queued or 0)
         elif status == 404:
             # SGLang mounts /metrics only with --enable-metrics (srt/entrypoints/http_server.py:
             # `if get_observability().enable_metrics: add_prometheus_middleware(app)`, 0.5.23):
             # a 404 never turns into figures, so waiting for the drain timeout would only stall.
-            return {"drained": False, "waited_s": round(clock() - start, 1), "running": None, "queued": None,
-                    "detail": "%s -> 404: start SGLang with --enable-metrics (sglang_enable_metrics: true) "
-                              "so drains can be observed" % url}
+            return {
+                "drained": False,
+                "waited_s": round(clock() - start, 1),
+                "running": None,
+                "queued": None,
+                "detail": "%s -> 404: start SGLang with --enable-metrics (sglang_enable_metrics: true) "
+                "so drains can be observed" % url,
+            }
         elif status == 0:
             # Nothing answers: nothing can be in flight.
-            return {"drained": True, "detail": "not running (%s)" % body, "waited_s": round(clock() - start, 1),
-                    "running": 0, "queued": 0}
+            return {
+                "drained": True,
+                "detail": "not running (%s)" % body,
+                "waited_s": round(clock() - start, 1),
+                "running": 0,
+                "queued": 0,
+            }
         else:
             detail = "%s -> %s" % (url, status)
         if clock() - start + delay_s > timeout_s:
-            return {"drained": False, "detail": "not drained after %ss: %s" % (timeout_s, detail),
-                    "waited_s": round(clock() - start, 1), "running": running, "queued": queued}
+            return {
+                "drained": False,
+                "detail": "not drained after %ss: %s" % (timeout_s, detail),
+                "waited_s": round(clock() - start, 1),
+                "running": running,
+                "queued": queued,
+            }
         sleep(delay_s)

@@ -44,7 +44,7 @@ LEGACY_FLAGS = {
         "status": "deprecated",
         "replacement": None,
         "note": "write '--attn-dp-size N' instead of '--dp-size N --enable-dp-attention' (N = the old --dp-size); "
-                "SGLang will drop the flag after 2026-12-31",
+        "SGLang will drop the flag after 2026-12-31",
     },
     "--enable-flashinfer-allreduce-fusion": {
         "status": "deprecated",
@@ -87,31 +87,31 @@ LEGACY_FLAGS = {
         "status": "renamed",
         "replacement": ["--speculative-draft-model-path", "<VALUE>"],
         "note": "was accepted as a prefix of --speculative-draft-model-path; now ambiguous among the "
-                "--speculative-draft-* flags; same value (alias --speculative-draft-model)",
+        "--speculative-draft-* flags; same value (alias --speculative-draft-model)",
     },
     "--pp": {
         "status": "renamed",
         "replacement": ["--pp-size", "<VALUE>"],
         "note": "was accepted as a prefix of --pp-size; now ambiguous (--pp-max-micro-batch-size, "
-                "--pp-async-batch-depth); same value",
+        "--pp-async-batch-depth); same value",
     },
     "--cuda-graph-max-bs": {
         "status": "renamed",
         "replacement": ["--cuda-graph-max-bs-decode", "<VALUE>"],
         "note": "CUDA graph settings are per phase now (--cuda-graph-max-bs-{decode,prefill}); the old global "
-                "cap was the decode-graph batch size; same value",
+        "cap was the decode-graph batch size; same value",
     },
     "--cuda-graph-bs": {
         "status": "renamed",
         "replacement": ["--cuda-graph-bs-decode", "<VALUE>"],
         "note": "per-phase now (--cuda-graph-bs-{decode,prefill}); the old list of decode batch sizes carries "
-                "over unchanged (a list of integers: nargs='+')",
+        "over unchanged (a list of integers: nargs='+')",
     },
     "--disable-flashinfer": {
         "status": "renamed",
         "replacement": ["--attention-backend", "triton"],
         "note": "pre-0.3 switch for the Triton attention kernels; now an ambiguous prefix "
-                "(--disable-flashinfer-autotune, --disable-flashinfer-cutlass-moe-fp4-allgather)",
+        "(--disable-flashinfer-autotune, --disable-flashinfer-cutlass-moe-fp4-allgather)",
     },
     # Absent from 0.5.23 (not in sglang_catalog.OPTION_TO_FLAG, argparse:
     # "unrecognized arguments"); the replacement flag and value exist in the catalog.
@@ -159,19 +159,19 @@ LEGACY_FLAGS = {
         "status": "renamed",
         "replacement": ["--dsa-prefill-backend", "<VALUE>"],
         "note": "NSA was renamed DSA (DeepSeek Sparse Attention); same value (flashmla_sparse, flashmla_kv, "
-                "fa3, tilelang, aiter are all still choices)",
+        "fa3, tilelang, aiter are all still choices)",
     },
     "--nsa-decode-backend": {
         "status": "renamed",
         "replacement": ["--dsa-decode-backend", "<VALUE>"],
         "note": "NSA was renamed DSA (DeepSeek Sparse Attention); same value (flashmla_sparse, flashmla_kv, "
-                "fa3, tilelang, aiter are all still choices)",
+        "fa3, tilelang, aiter are all still choices)",
     },
     "--disable-piecewise-cuda-graph": {
         "status": "renamed",
         "replacement": ["--cuda-graph-backend-prefill", "disabled"],
         "note": "the piecewise (tc_piecewise) prefill graph is gone; prefill graphs are set with "
-                "--cuda-graph-backend-prefill {full,breakable,disabled}",
+        "--cuda-graph-backend-prefill {full,breakable,disabled}",
     },
     "--stream-output": {
         "status": "renamed",
@@ -209,13 +209,13 @@ LEGACY_FLAGS = {
         "status": "removed",
         "replacement": None,
         "note": "expert parallelism is sized explicitly: set --ep-size to the --tp-size value (what the old "
-                "switch did)",
+        "switch did)",
     },
     "--enable-piecewise-cuda-graph": {
         "status": "removed",
         "replacement": ["--cuda-graph-backend-prefill", "breakable"],
         "note": "the piecewise (tc_piecewise) prefill graph is gone; on CUDA, prefill already defaults to the "
-                "'breakable' graph backend, so the switch can simply be dropped",
+        "'breakable' graph backend, so the switch can simply be dropped",
     },
     "--piecewise-cuda-graph-compiler": {
         "status": "removed",
@@ -226,19 +226,19 @@ LEGACY_FLAGS = {
         "status": "removed",
         "replacement": None,
         "note": "went away with the piecewise prefill graph; prefill graph sizes are set with "
-                "--cuda-graph-bs-prefill / --cuda-graph-max-bs-prefill / --cuda-graph-max-seq-len-prefill",
+        "--cuda-graph-bs-prefill / --cuda-graph-max-bs-prefill / --cuda-graph-max-seq-len-prefill",
     },
     "--piecewise-cuda-graph-tokens": {
         "status": "removed",
         "replacement": None,
         "note": "went away with the piecewise prefill graph; prefill token buckets are set with "
-                "--cuda-graph-bs-prefill",
+        "--cuda-graph-bs-prefill",
     },
     "--enable-nsa-prefill-context-parallel": {
         "status": "removed",
         "replacement": None,
         "note": "prefill context parallelism is now --enable-prefill-cp with --attn-cp-size N and --cp-strategy "
-                "{zigzag,interleave}",
+        "{zigzag,interleave}",
     },
     "--nsa-prefill-cp-mode": {
         "status": "removed",
@@ -279,7 +279,7 @@ LEGACY_FLAGS = {
         "status": "removed",
         "replacement": None,
         "note": "torchao online quantization is gone; use a --quantization method (e.g. fp8) or a "
-                "pre-quantized checkpoint",
+        "pre-quantized checkpoint",
     },
     "--enable-double-sparsity": {
         "status": "removed",
@@ -325,13 +325,13 @@ LEGACY_FLAGS = {
         "status": "removed",
         "replacement": None,
         "note": "no longer a flag; with --enable-metrics, histogram buckets are set by --prompt-tokens-buckets "
-                "/ --generation-tokens-buckets",
+        "/ --generation-tokens-buckets",
     },
     "--enable-expert-distribution-metrics": {
         "status": "removed",
         "replacement": None,
         "note": "no longer a flag; the expert-distribution recorder is configured with "
-                "--expert-distribution-recorder-mode",
+        "--expert-distribution-recorder-mode",
     },
     "--disaggregation-decode-tp": {
         "status": "removed",

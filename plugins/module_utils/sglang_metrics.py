@@ -61,9 +61,7 @@ def _port(value: Any, where: str, var: str, problems: list[str]) -> int | None:
         or not str(value).isdigit()
         or not 1 <= int(value) <= 65535
     ):
-        problems.append(
-            f"{where}: {var}={value!r} is not a TCP port (an integer 1-65535)"
-        )
+        problems.append(f"{where}: {var}={value!r} is not a TCP port (an integer 1-65535)")
         return None
     return int(value)
 
@@ -105,24 +103,14 @@ def scrape_targets(
         )
     gpu_types = gpu_types or {}
     jobs: dict[str, list[dict[str, Any]]] = {job: [] for job in JOBS}
-    dport = (
-        _port(dcgm_port, "dcgm exporter", "sglang_metrics_dcgm_exporter_port", problems)
-        if dcgm
-        else None
-    )
-    nport = (
-        _port(node_port, "node exporter", "sglang_metrics_node_exporter_port", problems)
-        if node_exporter
-        else None
-    )
+    dport = _port(dcgm_port, "dcgm exporter", "sglang_metrics_dcgm_exporter_port", problems) if dcgm else None
+    nport = _port(node_port, "node exporter", "sglang_metrics_node_exporter_port", problems) if node_exporter else None
     served_all = []
     for group in sorted(plan["groups"]):
         data = plan["groups"][group]
         nodes = data.get("nodes") if isinstance(data, Mapping) else None
         if not isinstance(nodes, list) or not nodes:
-            problems.append(
-                f"group {group}: the plan has no nodes for it; re-run the plan"
-            )
+            problems.append(f"group {group}: the plan has no nodes for it; re-run the plan")
             continue
         served = data.get("served_model_name") or ""
         served_all.append(str(served))
@@ -139,9 +127,7 @@ def scrape_targets(
                 "role": "head" if rank == 0 else "follower",
             }
             args = node.get("launch_args") or []
-            if _flag_on(args, METRICS_FLAG) and (
-                rank == 0 or _flag_on(args, ALL_SCHEDULERS_FLAG)
-            ):
+            if _flag_on(args, METRICS_FLAG) and (rank == 0 or _flag_on(args, ALL_SCHEDULERS_FLAG)):
                 port = _port(
                     node.get("port"),
                     f"group {group} host {host}",
@@ -170,11 +156,7 @@ def scrape_targets(
             "sglang_router_prometheus_port",
             problems,
         )
-        address = (
-            bind
-            if bind not in ("0.0.0.0", "::", "")
-            else str(rv.get("address") or router)
-        )
+        address = bind if bind not in ("0.0.0.0", "::", "") else str(rv.get("address") or router)
         labels = {
             "role": "gateway",
             "host": router,
@@ -183,9 +165,7 @@ def scrape_targets(
         if port:
             jobs["gateway"].append(_entry(host_port(address, port), labels))
         if nport:
-            jobs["node"].append(
-                _entry(host_port(str(rv.get("address") or router), nport), labels)
-            )
+            jobs["node"].append(_entry(host_port(str(rv.get("address") or router), nport), labels))
     if problems:
         raise MetricsError(problems)
     return jobs
@@ -196,11 +176,7 @@ def gateway_worker_floor(plan: Any, floor: Any = None) -> int:
     (a rolling restart takes one group out at a time), at least 1."""
     if floor not in (None, ""):
         if isinstance(floor, bool) or not str(floor).isdigit():
-            raise MetricsError(
-                [
-                    f"sglang_metrics_gateway_min_healthy_workers={floor!r} is not a whole number >= 0"
-                ]
-            )
+            raise MetricsError([f"sglang_metrics_gateway_min_healthy_workers={floor!r} is not a whole number >= 0"])
         return int(floor)
     groups = plan.get("groups") if isinstance(plan, Mapping) else None
     return max(1, len(groups or {}) - 1)

@@ -84,14 +84,16 @@ def parse_share(value: Any, total: int, name: str, minimum: int = 0, round_up: b
     return count
 
 
-def by_group(plan: Mapping[str, Any], hostvars: Any, path: str, reduce: str = "any",
-             default: Any = None) -> Dict[str, Any]:
+def by_group(
+    plan: Mapping[str, Any], hostvars: Any, path: str, reduce: str = "any", default: Any = None
+) -> Dict[str, Any]:
     """Per-host facts -> ``{group: value}``.
 
     ``path``: a fact name, optionally dotted into it (``r_probe.ready``).
     reduce ``any``: whether any node's value is truthy (a node without the fact
     counts as ``default``); ``head``: rank 0's value.
     """
+
     def get(host):
         value = hostvars.get(host, {}) if hasattr(hostvars, "get") else hostvars[host]
         for part in path.split("."):
@@ -118,10 +120,17 @@ def router_membership(plan: Mapping[str, Any], router_workers: Optional[Sequence
     return dict((g, all(d["url"] in listed for listed in lists)) for g, d in plan["groups"].items())
 
 
-def plan_rollout(plan: Mapping[str, Any], changed: Mapping[str, Any], ready: Mapping[str, Any],
-                 in_router: Optional[Mapping[str, Any]] = None, max_unavailable: Share = 1,
-                 min_serving: Share = 1, force: Iterable[str] = (), only: Optional[Iterable[str]] = None,
-                 spares: Iterable[str] = ()) -> Dict[str, Any]:
+def plan_rollout(
+    plan: Mapping[str, Any],
+    changed: Mapping[str, Any],
+    ready: Mapping[str, Any],
+    in_router: Optional[Mapping[str, Any]] = None,
+    max_unavailable: Share = 1,
+    min_serving: Share = 1,
+    force: Iterable[str] = (),
+    only: Optional[Iterable[str]] = None,
+    spares: Iterable[str] = (),
+) -> Dict[str, Any]:
     """Return ``{"batches", "skipped", "serving", "spares", "floor", "max_unavailable", "capacity_min"}``.
 
     Each batch: ``{"groups", "urls", "join", "restart", "serving"}`` - ``restart`` the
@@ -139,8 +148,10 @@ def plan_rollout(plan: Mapping[str, Any], changed: Mapping[str, Any], ready: Map
     only_list = None if only is None else list(only)
     unknown = sorted(set(force).union(only_list or ()).union(spares) - set(groups))
     if unknown:
-        raise RolloutError("unknown model group(s) %s in sglang_rollout_force/sglang_rollout_only/spares; "
-                           "the plan has %s" % (", ".join(unknown), ", ".join(groups)))
+        raise RolloutError(
+            "unknown model group(s) %s in sglang_rollout_force/sglang_rollout_only/spares; "
+            "the plan has %s" % (", ".join(unknown), ", ".join(groups))
+        )
 
     def serving(group):
         return bool(ready.get(group)) and (in_router is None or bool(in_router.get(group)))
@@ -174,23 +185,35 @@ def plan_rollout(plan: Mapping[str, Any], changed: Mapping[str, Any], ready: Map
                 "restarting serving group(s) %s would leave fewer than %d group(s) serving "
                 "(sglang_rollout_min_serving=%r; %d serve now, %d more come up first); mark a group that serves no "
                 "traffic as a spare (sglang_rollout_spare: true), or lower sglang_rollout_min_serving to %d"
-                % (", ".join(rolling), floor, min_serving, total, len(surge), max(capacity - 1, 0)))
+                % (", ".join(rolling), floor, min_serving, total, len(surge), max(capacity - 1, 0))
+            )
 
     def batch(members, restart, is_serving):
         # join: the URLs that go into the routers afterwards (a spare only when a serving group will leave)
-        return {"groups": members, "urls": [plan["groups"][g]["url"] for g in members],
-                "join": [plan["groups"][g]["url"] for g in members if g not in spares or rolling],
-                "restart": restart, "serving": is_serving}
+        return {
+            "groups": members,
+            "urls": [plan["groups"][g]["url"] for g in members],
+            "join": [plan["groups"][g]["url"] for g in members if g not in spares or rolling],
+            "restart": restart,
+            "serving": is_serving,
+        }
 
     batches = [batch(surge, [g for g in surge if g in fresh], False)] if surge else []
-    batches += [batch(rolling[i:i + size], rolling[i:i + size], True) for i in range(0, len(rolling), size)]
+    batches += [batch(rolling[i : i + size], rolling[i : i + size], True) for i in range(0, len(rolling), size)]
     lowest = capacity - min(size, len(rolling)) if rolling else capacity
-    return {"batches": batches, "skipped": [g for g in skipped if g not in join], "serving": serving_now,
-            "spares": [g for g in groups if g in spares], "floor": floor, "max_unavailable": size,
-            "capacity_min": min(lowest, total)}
+    return {
+        "batches": batches,
+        "skipped": [g for g in skipped if g not in join],
+        "serving": serving_now,
+        "spares": [g for g in groups if g in spares],
+        "floor": floor,
+        "max_unavailable": size,
+        "capacity_min": min(lowest, total),
+    }
 
 
 # --- Drains ------------------------------------------------------------------------------------------
+
 
 def _argv_value(argv: Sequence[str], flag: str) -> Optional[str]:
     for i, token in enumerate(argv):
@@ -213,8 +236,9 @@ def _positive_number(value: Any, name: str) -> float:
     return number
 
 
-def drain_timeout(group: str, argv: Sequence[str], timeout: Any = "auto", max_tokens: Any = None,
-                  decode_tok_s: Any = None) -> Dict[str, Any]:
+def drain_timeout(
+    group: str, argv: Sequence[str], timeout: Any = "auto", max_tokens: Any = None, decode_tok_s: Any = None
+) -> Dict[str, Any]:
     """How long a group's drain may take: ``{"timeout_s", "basis"}``.
 
     ``timeout`` an explicit number of seconds wins. ``auto``: the longest answer
@@ -232,24 +256,37 @@ def _drain_timeout(group: str, argv: Sequence[str], timeout: Any, max_tokens: An
     if timeout not in (None, "", "auto"):
         seconds = _positive_number(timeout, "sglang_rollout_drain_timeout")
         return {"timeout_s": int(math.ceil(seconds)), "basis": "sglang_rollout_drain_timeout=%s" % timeout}
-    tokens = DEFAULT_DRAIN_MAX_TOKENS if max_tokens in (None, "") else _positive_number(
-        max_tokens, "sglang_rollout_max_tokens")
-    speed = DEFAULT_DECODE_TOK_S if decode_tok_s in (None, "") else _positive_number(
-        decode_tok_s, "sglang_rollout_decode_tok_s")
+    tokens = (
+        DEFAULT_DRAIN_MAX_TOKENS
+        if max_tokens in (None, "")
+        else _positive_number(max_tokens, "sglang_rollout_max_tokens")
+    )
+    speed = (
+        DEFAULT_DECODE_TOK_S
+        if decode_tok_s in (None, "")
+        else _positive_number(decode_tok_s, "sglang_rollout_decode_tok_s")
+    )
     source = "sglang_rollout_max_tokens" if max_tokens not in (None, "") else "default"
     context = _argv_value(list(argv or ()), "--context-length")
     if context is not None and context.isdigit() and int(context) < tokens:
         tokens, source = float(context), "group %s --context-length" % group
     seconds = int(math.ceil(tokens / speed * DRAIN_MARGIN + DRAIN_PREFILL_S))
-    return {"timeout_s": seconds,
-            "basis": "%d tokens (%s) at %g tok/s x %.1f + %d s prefill" % (tokens, source, speed, DRAIN_MARGIN,
-                                                                           DRAIN_PREFILL_S)}
+    return {
+        "timeout_s": seconds,
+        "basis": "%d tokens (%s) at %g tok/s x %.1f + %d s prefill"
+        % (tokens, source, speed, DRAIN_MARGIN, DRAIN_PREFILL_S),
+    }
 
 
 # --- Estimates and progress ---------------------------------------------------------------------------
 
-def estimate(batches: Sequence[Mapping[str, Any]], ready_s: Mapping[str, Any], assumed_ready_s: Any,
-             overhead_s: Any = DEFAULT_BATCH_OVERHEAD_S) -> Dict[str, Any]:
+
+def estimate(
+    batches: Sequence[Mapping[str, Any]],
+    ready_s: Mapping[str, Any],
+    assumed_ready_s: Any,
+    overhead_s: Any = DEFAULT_BATCH_OVERHEAD_S,
+) -> Dict[str, Any]:
     """Seconds each batch is expected to take: its slowest restarting group's start-to-ready time
     (observed by the last rollout, else ``assumed_ready_s``) plus ``overhead_s``. Drains come on top.
 
@@ -278,8 +315,12 @@ def progress(index: int, batches_s: Sequence[float], elapsed_s: float) -> Dict[s
     left = sum(batches_s[index:])
     if done and sum(done) > 0 and elapsed_s > 0:
         left = left * (float(elapsed_s) / sum(done))
-    return {"done": index, "total": len(batches_s), "elapsed_s": round(float(elapsed_s), 1),
-            "remaining_s": round(left, 1)}
+    return {
+        "done": index,
+        "total": len(batches_s),
+        "elapsed_s": round(float(elapsed_s), 1),
+        "remaining_s": round(left, 1),
+    }
 
 
 def fmt_duration(seconds: Any) -> str:
@@ -298,8 +339,9 @@ def drain_failure(detail: str, timeout_s: Any, basis: str = "", group: str = "")
     not request ids, so the counts are what is named."""
     who = "group %s: " % group if group else ""
     why = " (%s)" % basis if basis else ""
-    return ("%sstill in flight after %ss: %s. The drain timeout%s was shorter than these requests: set "
-            "sglang_rollout_drain_timeout (seconds, group variable) above the longest request you serve, or size it "
-            "with sglang_rollout_max_tokens / sglang_rollout_decode_tok_s. Nothing was stopped; the group is out of "
-            "the routers and keeps running its requests: re-run the rollout to resume."
-            % (who, timeout_s, detail, why))
+    return (
+        "%sstill in flight after %ss: %s. The drain timeout%s was shorter than these requests: set "
+        "sglang_rollout_drain_timeout (seconds, group variable) above the longest request you serve, or size it "
+        "with sglang_rollout_max_tokens / sglang_rollout_decode_tok_s. Nothing was stopped; the group is out of "
+        "the routers and keeps running its requests: re-run the rollout to resume." % (who, timeout_s, detail, why)
+    )

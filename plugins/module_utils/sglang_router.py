@@ -77,7 +77,7 @@ def parse_workers(body):
     return [url for url, _id, _ready in parse_worker_states(body)]
 
 
-_SAMPLE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -106,8 +106,17 @@ def gateway_active_requests(text, worker_url):
 
 
 class RouterClient(object):
-    def __init__(self, base_url, timeout=10, api_key=None, request=http_request,
-                 clock=time.monotonic, sleep=time.sleep, worker_api_key=None, worker_api_keys=None):
+    def __init__(
+        self,
+        base_url,
+        timeout=10,
+        api_key=None,
+        request=http_request,
+        clock=time.monotonic,
+        sleep=time.sleep,
+        worker_api_key=None,
+        worker_api_keys=None,
+    ):
         self.base = normalize_url(base_url)
         self.timeout = timeout
         # The gateway's control-plane (admin) key: /workers answers only to it.
@@ -128,8 +137,10 @@ class RouterClient(object):
     def states(self):
         status, body = self._call("GET", "/workers")
         if status in (401, 403):
-            raise RouterError("GET %s/workers -> %s: the gateway refused the admin key; set "
-                              "sglang_router_admin_api_key to the key the router was started with" % (self.base, status))
+            raise RouterError(
+                "GET %s/workers -> %s: the gateway refused the admin key; set "
+                "sglang_router_admin_api_key to the key the router was started with" % (self.base, status)
+            )
         if status != 200:
             raise RouterError("GET %s/workers -> %s %s" % (self.base, status, body[:200]))
         return parse_worker_states(body)
@@ -167,8 +178,9 @@ class RouterClient(object):
         if not ids:
             return
         if not ids[0]:
-            raise RouterError("%s lists worker %s without an id; is this the Shepherd Model Gateway (smg)?"
-                              % (self.base, url))
+            raise RouterError(
+                "%s lists worker %s without an id; is this the Shepherd Model Gateway (smg)?" % (self.base, url)
+            )
         status, body = self._call("DELETE", "/workers/" + ids[0])
         if status not in (200, 202, 204, 404):
             raise RouterError("removing worker %s from %s -> %s %s" % (url, self.base, status, body[:200]))
@@ -200,9 +212,11 @@ class RouterClient(object):
             if self.clock() >= deadline:
                 if present:
                     why = "listed but not ready" if url in states else "not listed"
-                    raise RouterError("worker %s still not serving in %s after %ss (%s%s); check the group's "
-                                      "sglang_api_key (registered as the worker's key) and the worker's health"
-                                      % (url, self.base, timeout_s, why, self.job_status(url)))
+                    raise RouterError(
+                        "worker %s still not serving in %s after %ss (%s%s); check the group's "
+                        "sglang_api_key (registered as the worker's key) and the worker's health"
+                        % (url, self.base, timeout_s, why, self.job_status(url))
+                    )
                 raise RouterError("worker %s still listed by %s after %ss" % (url, self.base, timeout_s))
             self.sleep(0.5)
 
@@ -224,9 +238,10 @@ def sync_workers(client, wanted, state="present", exclusive=False, min_remaining
         to_remove = [u for u in wanted if u in current]
     remaining = len(current) + len(to_add) - len(to_remove)
     if to_remove and remaining < min_remaining:
-        raise RouterError("removing %s from %s would leave %d worker(s), fewer than the %d that must keep "
-                          "serving; add capacity or lower the minimum"
-                          % (", ".join(to_remove), client.base, remaining, min_remaining))
+        raise RouterError(
+            "removing %s from %s would leave %d worker(s), fewer than the %d that must keep "
+            "serving; add capacity or lower the minimum" % (", ".join(to_remove), client.base, remaining, min_remaining)
+        )
     # Add first (and confirm), then remove: never a moment with fewer workers than needed.
     for url in to_add:
         client.add(url)
@@ -237,8 +252,16 @@ def sync_workers(client, wanted, state="present", exclusive=False, min_remaining
     return to_add, to_remove, client.workers()
 
 
-def wait_gateway_drained(metrics_url, worker_urls, timeout_s=300, delay_s=1, request_timeout=10,
-                         request=http_request, clock=time.monotonic, sleep=time.sleep):
+def wait_gateway_drained(
+    metrics_url,
+    worker_urls,
+    timeout_s=300,
+    delay_s=1,
+    request_timeout=10,
+    request=http_request,
+    clock=time.monotonic,
+    sleep=time.sleep,
+):
     """Wait until the gateway counts no active request on any of ``worker_urls``.
 
     ``metrics_url`` is the gateway's Prometheus endpoint (``http://host:29000/metrics``).
@@ -257,8 +280,12 @@ def wait_gateway_drained(metrics_url, worker_urls, timeout_s=300, delay_s=1, req
             active = None
             detail = "%s -> %s %s" % (metrics_url, status, body[:200])
         if clock() - start + delay_s > timeout_s:
-            return {"drained": False, "detail": "gateway not drained after %ss: %s" % (timeout_s, detail),
-                    "waited_s": round(clock() - start, 1), "active": active}
+            return {
+                "drained": False,
+                "detail": "gateway not drained after %ss: %s" % (timeout_s, detail),
+                "waited_s": round(clock() - start, 1),
+                "active": active,
+            }
         sleep(delay_s)
 
 
@@ -282,6 +309,7 @@ SECRET_FLAGS = {
 def _closest(flag, known):
     """An abbreviation names the flags it abbreviates; anything else the closest name."""
     import difflib
+
     prefixed = sorted(k for k in known if k.startswith(flag))
     if prefixed:
         return " (did you mean %s?)" % " or ".join(prefixed[:3])
@@ -305,7 +333,8 @@ def router_problems(routers, group_keys, known_flags):
             problems.append(
                 "router %s: sglang_router_version %s is an sglang-router release; the router role now installs the "
                 "Shepherd Model Gateway (PyPI smg): set sglang_router_version to 1.13.0 (requirements/router.txt) "
-                "or remove it, and refresh sglang_router_wheel_dir (make router-wheels)" % (host, version))
+                "or remove it, and refresh sglang_router_wheel_dir (make router-wheels)" % (host, version)
+            )
         extra = hv.get("sglang_router_extra_args") or []
         if not isinstance(extra, list):
             problems.append("router %s: sglang_router_extra_args must be a list of argv tokens" % host)
@@ -316,23 +345,30 @@ def router_problems(routers, group_keys, known_flags):
                 continue
             flag = token.split("=", 1)[0]
             if flag in SECRET_FLAGS:
-                problems.append("router %s: sglang_router_extra_args carries %s, a credential on the command line; "
-                                "set %s instead" % (host, flag, SECRET_FLAGS[flag]))
+                problems.append(
+                    "router %s: sglang_router_extra_args carries %s, a credential on the command line; "
+                    "set %s instead" % (host, flag, SECRET_FLAGS[flag])
+                )
             elif flag in REMOVED_FLAGS:
                 problems.append("router %s: sglang_router_extra_args: %s: %s" % (host, flag, REMOVED_FLAGS[flag]))
             elif flag not in known_flags:
-                problems.append("router %s: sglang_router_extra_args: %s is not an smg option (full names only, "
-                                "abbreviations are refused)%s" % (host, flag, _closest(flag, known_flags)))
+                problems.append(
+                    "router %s: sglang_router_extra_args: %s is not an smg option (full names only, "
+                    "abbreviations are refused)%s" % (host, flag, _closest(flag, known_flags))
+                )
         data_key = hv.get("sglang_router_api_key") or ""
         admin_key = hv.get("sglang_router_admin_api_key") or ""
         if data_key and not admin_key:
             problems.append(
                 "router %s: sglang_router_api_key is set but sglang_router_admin_api_key is not: smg guards its admin "
                 "API (/workers) with a control-plane key of its own; set sglang_router_admin_api_key (vault), "
-                "different from sglang_router_api_key" % host)
+                "different from sglang_router_api_key" % host
+            )
         if data_key and admin_key and data_key == admin_key:
-            problems.append("router %s: sglang_router_admin_api_key equals sglang_router_api_key; give the admin "
-                            "API a key of its own" % host)
+            problems.append(
+                "router %s: sglang_router_admin_api_key equals sglang_router_api_key; give the admin "
+                "API a key of its own" % host
+            )
         if data_key:
             # smg 1.13.0 forwards the client's Authorization header to the worker, where it wins over
             # the worker's registered key (smg-project/smg#2092: "caller header wins, worker key is
@@ -345,5 +381,6 @@ def router_problems(routers, group_keys, known_flags):
                         "the client's key to the worker, which would refuse every request; leave "
                         "sglang_router_api_key empty (per-group worker keys, the front door guarded by "
                         "sglang_firewall_router_client_cidrs), or unset sglang_api_key for %s (its ports are "
-                        "firewalled to the routers), or make the two equal" % (host, group, group))
+                        "firewalled to the routers), or make the two equal" % (host, group, group)
+                    )
     return problems

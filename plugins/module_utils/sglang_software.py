@@ -75,12 +75,16 @@ def software_problems(group, runtime, image=None, sglang_version=None, branch=No
         return []
     found = driver_branch(branch)
     if found is None:
-        return ["group %s: nvidia_host_driver_branch=%r is not a driver branch; set it to the branch number, "
-                "e.g. \"580\"" % (group, branch)]
+        return [
+            "group %s: nvidia_host_driver_branch=%r is not a driver branch; set it to the branch number, "
+            'e.g. "580"' % (group, branch)
+        ]
     need = MIN_DRIVER_BRANCH.get(cuda)
     if need is None or found >= need:
         return []
-    return ["group %s: %s is built for CUDA %d, which needs NVIDIA driver branch %d or newer, but "
-            "nvidia_host_driver_branch is %d: set nvidia_host_driver_branch: \"%d\" (new branches reboot hosts: "
-            "roll them one group at a time) or pin an SGLang build for CUDA 12 (lmsysorg/sglang:v0.5.19-cu129 "
-            "is the last CUDA 12 image)" % (group, what, cuda, need, found, need)]
+    return [
+        "group %s: %s is built for CUDA %d, which needs NVIDIA driver branch %d or newer, but "
+        'nvidia_host_driver_branch is %d: set nvidia_host_driver_branch: "%d" (new branches reboot hosts: '
+        "roll them one group at a time) or pin an SGLang build for CUDA 12 (lmsysorg/sglang:v0.5.19-cu129 "
+        "is the last CUDA 12 image)" % (group, what, cuda, need, found, need)
+    ]

@@ -36,10 +36,24 @@ def exec_line(argv):
     return " ".join(systemd_quote(t) for t in argv)
 
 
-def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_size="32g",
-                   model_mount=None, env_file=None, secrets_file=None, extra_run_args=None,
-                   env_files=None, rdma_devices=None, privileged=False, gpus="all", stop_timeout=300,
-                   ulimits=DEFAULT_ULIMITS, nccl_debug_dir=None):
+def container_argv(
+    node,
+    image,
+    container_name,
+    docker="/usr/bin/docker",
+    shm_size="32g",
+    model_mount=None,
+    env_file=None,
+    secrets_file=None,
+    extra_run_args=None,
+    env_files=None,
+    rdma_devices=None,
+    privileged=False,
+    gpus="all",
+    stop_timeout=300,
+    ulimits=DEFAULT_ULIMITS,
+    nccl_debug_dir=None,
+):
     """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
 
     ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
@@ -91,7 +105,9 @@ def container_argv(node, image, container_name, docker="/usr/bin/docker", shm_si
     if nccl_debug_dir:
         path = str(nccl_debug_dir)
         if not path.startswith("/") or os.path.normpath(path) != path or ":" in path or "," in path:
-            raise ValueError("NCCL debug directory %r must be an absolute, normalised path without ':' or ','" % (path,))
+            raise ValueError(
+                "NCCL debug directory %r must be an absolute, normalised path without ':' or ','" % (path,)
+            )
         argv += ["-v", "%s:%s" % (path, path)]
     argv += list(extra_run_args or [])
     argv += [image]
@@ -140,14 +156,24 @@ def parity_problems(group, nodes):
     ref = nodes[0]
     for node in nodes[1:]:
         if node.get("identity") != ref.get("identity"):
-            problems.append("group %s: host %s runs %s but rank 0 host %s runs %s; every node of a group must "
-                            "run the same SGLang build (mismatched versions hang collectives): align them, "
-                            "then converge again" % (group, node["host"], node.get("identity") or "nothing",
-                                                     ref["host"], ref.get("identity") or "nothing"))
+            problems.append(
+                "group %s: host %s runs %s but rank 0 host %s runs %s; every node of a group must "
+                "run the same SGLang build (mismatched versions hang collectives): align them, "
+                "then converge again"
+                % (
+                    group,
+                    node["host"],
+                    node.get("identity") or "nothing",
+                    ref["host"],
+                    ref.get("identity") or "nothing",
+                )
+            )
         a, b = without_node_rank(ref.get("argv") or []), without_node_rank(node.get("argv") or [])
         if a != b:
             diff = sorted(set(b).symmetric_difference(a))
-            problems.append("group %s: host %s would run a different command than rank 0 host %s (differs in: "
-                            "%s); only --node-rank may differ: converge the whole group, not one host"
-                            % (group, node["host"], ref["host"], " ".join(diff[:8])))
+            problems.append(
+                "group %s: host %s would run a different command than rank 0 host %s (differs in: "
+                "%s); only --node-rank may differ: converge the whole group, not one host"
+                % (group, node["host"], ref["host"], " ".join(diff[:8]))
+            )
     return problems

@@ -223,10 +223,17 @@ def main():
                     module.fail_json(msg="`ip -j addr show` failed (rc %d): %s" % (rc, err.strip()))
                 addresses = parse_ip_addr_json(out)
         facts = fabric_facts(
-            sysfs_root=p["sysfs_root"], dist_init_address=p["dist_init_address"], addresses=addresses,
-            include=p["hca_include"], exclude=p["hca_exclude"], gid_index=p["ib_gid_index"],
-            expected_rate=p["expected_rate_gbps"], expected_count=p["expected_hca_count"], nnodes=p["nnodes"],
-            resolver=_resolve)
+            sysfs_root=p["sysfs_root"],
+            dist_init_address=p["dist_init_address"],
+            addresses=addresses,
+            include=p["hca_include"],
+            exclude=p["hca_exclude"],
+            gid_index=p["ib_gid_index"],
+            expected_rate=p["expected_rate_gbps"],
+            expected_count=p["expected_hca_count"],
+            nnodes=p["nnodes"],
+            resolver=_resolve,
+        )
     except FabricError as exc:
         module.fail_json(msg=str(exc))
     for warning in facts["warnings"]:

@@ -133,8 +133,9 @@ def main():
         supports_check_mode=True,
     )
     try:
-        facts, warnings = gather(socket.gethostname(), module.params["nvidia_smi_path"], module.get_bin_path,
-                                 module.run_command)
+        facts, warnings = gather(
+            socket.gethostname(), module.params["nvidia_smi_path"], module.get_bin_path, module.run_command
+        )
     except GpuFactsError as exc:
         module.fail_json(msg=str(exc))
     for warning in warnings:

@@ -211,8 +211,9 @@ def main():
             require_fabric_completed=dict(type="bool", default=True),
             nvswitch_system=dict(type="bool"),
             fabric_manager_active=dict(type="bool"),
-            forbidden_clocks_event_reasons=dict(type="list", elements="str",
-                                                default=list(DEFAULTS["forbidden_clocks_event_reasons"])),
+            forbidden_clocks_event_reasons=dict(
+                type="list", elements="str", default=list(DEFAULTS["forbidden_clocks_event_reasons"])
+            ),
             allow_mig=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
@@ -232,11 +233,18 @@ def main():
     for warning in findings["warnings"]:
         module.warn(warning)
     problems = findings["problems"]
-    result = dict(changed=False, problems=problems, host=host, gpu_count=len(facts["gpufleet_gpus"]),
-                  nvswitch_system=findings["nvswitch_system"], findings_warnings=findings["warnings"])
+    result = dict(
+        changed=False,
+        problems=problems,
+        host=host,
+        gpu_count=len(facts["gpufleet_gpus"]),
+        nvswitch_system=findings["nvswitch_system"],
+        findings_warnings=findings["warnings"],
+    )
     if problems:
-        module.fail_json(msg="%s: %d GPU preflight problem(s):\n- %s" % (host, len(problems), "\n- ".join(problems)),
-                         **result)
+        module.fail_json(
+            msg="%s: %d GPU preflight problem(s):\n- %s" % (host, len(problems), "\n- ".join(problems)), **result
+        )
     module.exit_json(**result)
 
 

@@ -137,8 +137,10 @@ def main():
     if result.pop("failed", False):
         module.fail_json(**result)
     if result["switched"]:
-        result["diff"] = {"before": "%s -> %s\n" % (result["link"], result.get("previous")),
-                          "after": "%s -> %s\n" % (result["link"], result["target"])}
+        result["diff"] = {
+            "before": "%s -> %s\n" % (result["link"], result.get("previous")),
+            "after": "%s -> %s\n" % (result["link"], result["target"]),
+        }
     module.exit_json(**result)
 
 

@@ -130,6 +130,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_bench import (
     DEFAULT_METRICS,
     BenchReportError,
@@ -160,18 +161,26 @@ def run(params, check_mode=False):
     for path in params["results"]:
         records += parse_results(_read(path, "results"), source=path)
     if not records:
-        raise BenchReportError("no benchmark run in %s: bench_serving wrote no result line (every request "
-                               "failed?)" % ", ".join(params["results"]))
-    doc = build_report(records, target=params["target"], sglang_version=params["sglang_version"],
-                       num_prompts=_prompts(params), label=params["label"])
+        raise BenchReportError(
+            "no benchmark run in %s: bench_serving wrote no result line (every request "
+            "failed?)" % ", ".join(params["results"])
+        )
+    doc = build_report(
+        records,
+        target=params["target"],
+        sglang_version=params["sglang_version"],
+        num_prompts=_prompts(params),
+        label=params["label"],
+    )
     comparison = None
     if params["baseline"]:
         try:
             baseline = json.loads(_read(params["baseline"], "baseline"))
         except ValueError as exc:
             raise BenchReportError("baseline %s is not JSON: %s" % (params["baseline"], exc))
-        comparison = compare(doc, baseline, params["threshold_pct"], params["metrics"],
-                             baseline_name=params["baseline"])
+        comparison = compare(
+            doc, baseline, params["threshold_pct"], params["metrics"], baseline_name=params["baseline"]
+        )
         doc["comparison"] = comparison
     base = os.path.join(params["report_dir"], params["report_name"])
     png = base + ".png" if params["plot"] else None
@@ -188,12 +197,19 @@ def run(params, check_mode=False):
             try:
                 render_png(doc, png, title=params["label"])
             except ImportError:
-                raise BenchReportError("matplotlib is missing on the controller (requirements/controller.txt "
-                                       "pins it); install it or set plot: false")
+                raise BenchReportError(
+                    "matplotlib is missing on the controller (requirements/controller.txt "
+                    "pins it); install it or set plot: false"
+                )
         for path in paths:
             os.chmod(path, 0o644)
-    result = {"changed": not check_mode, "report": doc, "markdown": markdown, "paths": paths,
-              "regressions": len(comparison["regressions"]) if comparison else 0}
+    result = {
+        "changed": not check_mode,
+        "report": doc,
+        "markdown": markdown,
+        "paths": paths,
+        "regressions": len(comparison["regressions"]) if comparison else 0,
+    }
     if comparison is not None:
         result["comparison"] = comparison
     return result

@@ -149,10 +149,15 @@ MAX_READ = 4 * 1024 * 1024
 
 def unit_started_at(module, unit):
     """Epoch seconds of the unit's main process start, or None when it has no main process."""
-    rc, out, err = module.run_command(["systemctl", "show", "--property=MainPID",
-                                       "--property=ExecMainStartTimestampMonotonic", unit])
+    rc, out, err = module.run_command(
+        ["systemctl", "show", "--property=MainPID", "--property=ExecMainStartTimestampMonotonic", unit]
+    )
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    if rc != 0 or props.get("MainPID", "0") in ("", "0") or not props.get("ExecMainStartTimestampMonotonic", "0").isdigit():
+    if (
+        rc != 0
+        or props.get("MainPID", "0") in ("", "0")
+        or not props.get("ExecMainStartTimestampMonotonic", "0").isdigit()
+    ):
         return None
     mono = int(props["ExecMainStartTimestampMonotonic"]) / 1e6
     return time.time() - (time.monotonic() - mono)
@@ -185,18 +190,35 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    where = " ".join(x for x in ("group %s" % p["group"] if p["group"] else "",
-                                 "rank %s" % p["node_rank"] if p["node_rank"] != "" else "", p["host"]) if x) or p["unit"]
+    where = (
+        " ".join(
+            x
+            for x in (
+                "group %s" % p["group"] if p["group"] else "",
+                "rank %s" % p["node_rank"] if p["node_rank"] != "" else "",
+                p["host"],
+            )
+            if x
+        )
+        or p["unit"]
+    )
     started_at = p["started_at"] if p["started_at"] is not None else unit_started_at(module, p["unit"])
     files, stale = [], []
     if started_at is None:
-        verdict = Verdict(False, p["expected"], "none", "%s: unit %s has no running main process, so NCCL's lines "
-                          "cannot be judged" % (where, p["unit"]))
+        verdict = Verdict(
+            False,
+            p["expected"],
+            "none",
+            "%s: unit %s has no running main process, so NCCL's lines cannot be judged" % (where, p["unit"]),
+        )
     else:
         deadline = time.monotonic() + max(p["timeout"], 0)
         while True:
-            entries = [(f, os.path.getmtime(f)) for f in glob.glob(os.path.join(p["debug_dir"], p["pattern"]))
-                       if os.path.isfile(f)]
+            entries = [
+                (f, os.path.getmtime(f))
+                for f in glob.glob(os.path.join(p["debug_dir"], p["pattern"]))
+                if os.path.isfile(f)
+            ]
             files, stale = select_current(entries, started_at)
             contents = [(f, read(f)) for f in files]
             verdict = judge_rank(contents, p["expected"], p["expected_hcas"], where)
@@ -228,8 +250,16 @@ def main():
                 os.makedirs(os.path.dirname(p["textfile"]), mode=0o755, exist_ok=True)
                 write_atomic(p["textfile"], text.encode(), 0o644)
 
-    module.exit_json(changed=changed, ok=verdict.ok, expected=verdict.expected, observed=verdict.observed,
-                     detail=verdict.problem or "ok", files=files, evidence=verdict.evidence, pruned=pruned)
+    module.exit_json(
+        changed=changed,
+        ok=verdict.ok,
+        expected=verdict.expected,
+        observed=verdict.observed,
+        detail=verdict.problem or "ok",
+        files=files,
+        evidence=verdict.evidence,
+        pruned=pruned,
+    )
 
 
 if __name__ == "__main__":

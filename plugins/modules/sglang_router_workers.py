@@ -125,8 +125,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    client = RouterClient(p["router_url"], api_key=p["api_key"], worker_api_key=p["worker_api_key"],
-                          worker_api_keys=p["worker_api_keys"])
+    client = RouterClient(
+        p["router_url"], api_key=p["api_key"], worker_api_key=p["worker_api_key"], worker_api_keys=p["worker_api_keys"]
+    )
     try:
         if module.check_mode:
             current = client.workers()
@@ -138,13 +139,21 @@ def main():
                 added, removed = [], [u for u in wanted if u in current]
             workers = current
         else:
-            added, removed, workers = sync_workers(client, p["workers"], p["state"], p["exclusive"],
-                                                   p["min_remaining"], p["confirm_timeout"])
+            added, removed, workers = sync_workers(
+                client, p["workers"], p["state"], p["exclusive"], p["min_remaining"], p["confirm_timeout"]
+            )
     except RouterError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(added or removed), added=added, removed=removed, workers=workers,
-                     diff={"before": "\n".join(sorted(set(workers) - set(added) | set(removed))) + "\n",
-                           "after": "\n".join(sorted(workers)) + "\n"})
+    module.exit_json(
+        changed=bool(added or removed),
+        added=added,
+        removed=removed,
+        workers=workers,
+        diff={
+            "before": "\n".join(sorted(set(workers) - set(added) | set(removed))) + "\n",
+            "after": "\n".join(sorted(workers)) + "\n",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -125,7 +125,9 @@ def main():
     p = module.params
     result = {"drained": True, "detail": "drained", "waited_s": 0.0}
     if p["gateway_metrics_url"]:
-        result = wait_gateway_drained(p["gateway_metrics_url"], p["workers"], timeout_s=p["timeout"], delay_s=p["delay"])
+        result = wait_gateway_drained(
+            p["gateway_metrics_url"], p["workers"], timeout_s=p["timeout"], delay_s=p["delay"]
+        )
         if result["drained"]:
             result.pop("active", None)
         elif result["detail"].startswith("gateway not drained after"):
@@ -133,14 +135,19 @@ def main():
             result["timed_out"] = "at the gateway " + result["detail"].split(": ", 1)[-1]
     if result["drained"] and p["url"]:
         waited = result["waited_s"]
-        result = wait_drained(p["url"], timeout_s=max(p["timeout"] - waited, 0), delay_s=p["delay"], api_key=p["api_key"])
+        result = wait_drained(
+            p["url"], timeout_s=max(p["timeout"] - waited, 0), delay_s=p["delay"], api_key=p["api_key"]
+        )
         result["waited_s"] = round(result["waited_s"] + waited, 1)
     if not result["drained"]:
         finding = result.pop("timed_out", None)
         if finding is None and result["detail"].startswith("not drained after"):
             finding = "at rank 0 %s %s" % (p["url"], result["detail"].split(": ", 1)[-1])
-        msg = result["detail"] if finding is None else drain_failure(
-            finding, p["timeout"], p["timeout_basis"] or "", p["group"] or "")
+        msg = (
+            result["detail"]
+            if finding is None
+            else drain_failure(finding, p["timeout"], p["timeout_basis"] or "", p["group"] or "")
+        )
         module.fail_json(msg=msg, **result)
     module.exit_json(changed=False, **result)
 

@@ -135,16 +135,23 @@ def main():
         return state in ("active", "activating", "reloading"), state
 
     result = wait_ready(
-        p["url"], p["is_head"], p["served_model_name"],
-        timeout_s=0 if module.check_mode else p["timeout"], delay_s=p["delay"],
-        api_key=p["api_key"], alive=alive if systemctl else None,
+        p["url"],
+        p["is_head"],
+        p["served_model_name"],
+        timeout_s=0 if module.check_mode else p["timeout"],
+        delay_s=p["delay"],
+        api_key=p["api_key"],
+        alive=alive if systemctl else None,
     )
     if not result["ready"] and p["unit"]:
         journalctl = module.get_bin_path("journalctl")
         if journalctl:
             namespace = ["--namespace=+%s" % p["log_namespace"]] if p["log_namespace"] else []
-            argv = [journalctl] + namespace + ["-u", p["unit"], "-n", str(p["journal_lines"]),
-                                               "--no-pager", "-o", "short-iso"]
+            argv = (
+                [journalctl]
+                + namespace
+                + ["-u", p["unit"], "-n", str(p["journal_lines"]), "--no-pager", "-o", "short-iso"]
+            )
             rc, out, err = module.run_command(argv)
             result["journal"] = out.splitlines()
     module.exit_json(changed=False, **result)

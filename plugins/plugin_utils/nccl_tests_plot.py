@@ -28,7 +28,7 @@ class PlotError(ValueError):
 
 def _short_size(size: float) -> str:
     """Tick label of a power-of-two size: 1K, 64M, 16G."""
-    for unit, scale in (("G", 1024 ** 3), ("M", 1024 ** 2), ("K", 1024)):
+    for unit, scale in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
         if size >= scale and size % scale == 0:
             return "%d%s" % (size // scale, unit)
     return "%d" % size
@@ -84,11 +84,15 @@ def build_figure(data: Mapping[str, Any]):
     sizes = [s for _label, pts in data["series"] for s, _v in pts]
     for label, pts in data["series"]:
         if pts:
-            ax.plot([s for s, _v in pts], [v for _s, v in pts], marker="o", markersize=3, linewidth=1.5,
-                    label=label)
+            ax.plot([s for s, _v in pts], [v for _s, v in pts], marker="o", markersize=3, linewidth=1.5, label=label)
     if data.get("threshold"):
-        ax.axhline(data["threshold"], color="tab:red", linestyle="--", linewidth=1.5,
-                   label="threshold %g GB/s" % data["threshold"])
+        ax.axhline(
+            data["threshold"],
+            color="tab:red",
+            linestyle="--",
+            linewidth=1.5,
+            label="threshold %g GB/s" % data["threshold"],
+        )
     min_bytes = data.get("min_bytes")
     if sizes:
         ax.set_xscale("log", base=2)

@@ -3,6 +3,7 @@
 Needs the parser venv (``tools/sglang-parser-venv.sh``, done by ``make test``);
 ``SGLANG_PARSER_PYTHON`` points at another interpreter with sglang installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ PYTHON = os.environ.get("SGLANG_PARSER_PYTHON", str(ROOT / ".venv-sglang" / "bin
 def real_parse(argvs):
     if not os.path.exists(PYTHON):
         pytest.fail("SGLang parser venv missing at %s: run tools/sglang-parser-venv.sh (make test does)" % PYTHON)
-    out = subprocess.run([PYTHON, str(ROOT / "tools" / "sglang_parse_check.py")], input=json.dumps(argvs),
-                         capture_output=True, text=True, timeout=300, check=True)
+    out = subprocess.run(
+        [PYTHON, str(ROOT / "tools" / "sglang_parse_check.py")],
+        input=json.dumps(argvs),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -33,8 +40,17 @@ def preset_nodes():
     for name, preset in sorted(PRESETS.items()):
         nodes = preset["nodes_per_group"]
         hosts = ["n%d" % i for i in range(nodes)]
-        hostvars = dict((h, {"ansible_host": "10.1.0.%d" % (i + 1), "sglang_preset": name,
-                             "sglang_model_path": "/models/%s" % name}) for i, h in enumerate(hosts))
+        hostvars = dict(
+            (
+                h,
+                {
+                    "ansible_host": "10.1.0.%d" % (i + 1),
+                    "sglang_preset": name,
+                    "sglang_model_path": "/models/%s" % name,
+                },
+            )
+            for i, h in enumerate(hosts)
+        )
         for node in plan_fleet({name: hosts}, hostvars)["groups"][name]["nodes"]:
             yield "%s/rank%d" % (name, node["node_rank"]), node
 
@@ -54,7 +70,7 @@ def test_every_preset_and_rank_parses_with_the_real_parser():
 def test_legacy_replacements_parse_and_legacy_spellings_fail():
     renamed = [(f, e) for f, e in sorted(LEGACY_FLAGS.items()) if e["status"] == "renamed"]
     argvs = []
-    for flag, entry in renamed:
+    for _flag, entry in renamed:
         new = list(entry["replacement"])
         if "<VALUE>" in new:
             spec = catalog.FLAGS[catalog.OPTION_TO_FLAG[new[new.index("<VALUE>") - 1]]]

@@ -6,6 +6,7 @@ Runs code in the parser venv (.venv-sglang; ``SGLANG_PARSER_PYTHON`` points at a
 - ``sglang.srt.utils.server_args_config_parser.ConfigArgumentMerger`` for the 0600 ``--config`` file
   that carries every secret flag.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("SGLANG_PARSER_PYTHON", str(ROOT / ".venv-sglang" / "bin" / "python"))
 
-PROBE = r'''
+PROBE = r"""
 import argparse, contextlib, io, json, sys, tempfile, os
 from sglang.srt.server_args import ServerArgs
 from sglang.srt.utils.network import NetworkAddress
@@ -57,23 +58,33 @@ with tempfile.TemporaryDirectory() as tmp:
     merged = ConfigArgumentMerger(parser()).merge_config_with_args(["--model-path", "/m", "--config", path])
     out["config"] = parse(merged)
 json.dump(out, sys.stdout)
-'''
+"""
 
 
 def probe(argv=(), addr=(), config_yaml="{}\n"):
     if not os.path.exists(PYTHON):
         pytest.fail("SGLang parser venv missing at %s: run tools/sglang-parser-venv.sh (make test does)" % PYTHON)
     request = json.dumps({"argv": list(argv), "addr": list(addr), "config_yaml": config_yaml})
-    res = subprocess.run([PYTHON, "-c", PROBE], input=request, capture_output=True, text=True, timeout=300,
-                         check=True)
+    res = subprocess.run([PYTHON, "-c", PROBE], input=request, capture_output=True, text=True, timeout=300, check=True)
     return json.loads(res.stdout)
 
 
 def plan_argv(group_vars, nodes=2, address="10.0.0.1"):
     hosts = ["n%d" % i for i in range(nodes)]
-    hostvars = dict((h, dict({"ansible_host": address if i == 0 else "10.0.0.%d" % (i + 1),
-                              "sglang_model_path": "/models/m", "sglang_nodes_per_group": nodes}, **group_vars))
-                    for i, h in enumerate(hosts))
+    hostvars = dict(
+        (
+            h,
+            dict(
+                {
+                    "ansible_host": address if i == 0 else "10.0.0.%d" % (i + 1),
+                    "sglang_model_path": "/models/m",
+                    "sglang_nodes_per_group": nodes,
+                },
+                **group_vars,
+            ),
+        )
+        for i, h in enumerate(hosts)
+    )
     return plan_fleet({"g": hosts}, hostvars)["groups"]["g"]["nodes"][0]["launch_args"]
 
 
@@ -98,10 +109,12 @@ def test_boolean_optional_and_negated_switches_parse_as_meant():
 def test_a_value_that_begins_with_dashes_is_a_flag_to_sglang():
     """Why the planner refuses values beginning with '-': SGLang's parser reads them as flags,
     so a list value can smuggle a secret or a planner-owned flag onto the command line."""
-    results = probe(argv=[
-        ["--model-path", "/m", "--lora-paths", "a", "--api-key", "SECRET"],
-        ["--model-path", "/m", "--served-model-name", "--nnodes", "4"],
-    ])["argv"]
+    results = probe(
+        argv=[
+            ["--model-path", "/m", "--lora-paths", "a", "--api-key", "SECRET"],
+            ["--model-path", "/m", "--served-model-name", "--nnodes", "4"],
+        ]
+    )["argv"]
     assert results[0]["ok"] and results[0]["args"]["api_key"] == "SECRET"
     assert not results[1]["ok"] and "expected one argument" in results[1]["error"]
 

@@ -8,6 +8,7 @@ Needs the benchmark venv (tools/sglang-bench-venv.sh; `make unit` builds it); ``
 another interpreter. The tokenizer is a word-level test tokenizer written here (tools/bench_tokenizer.py): one
 token per word, as the emulator counts.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # catalog and launch are pytest fixtures used by name
-from test_sglang_emulator import catalog, launch  # noqa: E402,F401  # pylint: disable=unused-import
-from test_sglang_emulator import free_port, node_args, status, wait_until  # noqa: E402
+from test_sglang_emulator import catalog, free_port, launch, node_args, status, wait_until  # noqa: F401  # pylint: disable=unused-import
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("SGLANG_BENCH_PYTHON", str(REPO / ".venv-sglang" / "bin" / "python"))
@@ -29,19 +29,41 @@ TOKEN_DELAY = 0.01
 
 
 def bench_python():
-    probe = subprocess.run([PYTHON, "-c", "import transformers, tokenizers, datasets, sglang"],
-                           capture_output=True, text=True, timeout=300, check=False) if os.path.exists(PYTHON) else None
+    probe = (
+        subprocess.run(
+            [PYTHON, "-c", "import transformers, tokenizers, datasets, sglang"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if os.path.exists(PYTHON)
+        else None
+    )
     if probe is None or probe.returncode != 0:
-        pytest.fail("benchmark venv missing or incomplete at %s: run tools/sglang-bench-venv.sh (make unit does)%s"
-                    % (PYTHON, "" if probe is None else "\n" + probe.stderr[-2000:]))
+        pytest.fail(
+            "benchmark venv missing or incomplete at %s: run tools/sglang-bench-venv.sh (make unit does)%s"
+            % (PYTHON, "" if probe is None else "\n" + probe.stderr[-2000:])
+        )
     return PYTHON
 
 
 def playbook(*extra, check=True):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / "benchmark.yml"),
-            "-i", "localhost,", "-l", "localhost"] + list(extra)
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
+    argv = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        str(REPO / "playbooks" / "benchmark.yml"),
+        "-i",
+        "localhost,",
+        "-l",
+        "localhost",
+    ] + list(extra)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO), check=False)
     if check and out.returncode != 0:
         pytest.fail("benchmark.yml failed (rc %d):\n%s\n%s" % (out.returncode, out.stdout[-6000:], out.stderr[-3000:]))
@@ -67,10 +89,22 @@ def test_benchmark_playbook_reports_and_gates_on_regression(group, tmp_path):
     tok = tmp_path / "tokenizer"
     subprocess.run([python, str(REPO / "tools" / "bench_tokenizer.py"), str(tok)], check=True, timeout=300)
     reports = tmp_path / "reports"
-    common = ["-e", "benchmark_url=%s" % group.url, "-e", "benchmark_python=%s" % python,
-              "-e", "benchmark_tokenizer=%s" % tok, "-e", "benchmark_report_dir=%s" % reports,
-              "-e", '{"benchmark_input_lens": [32], "benchmark_output_lens": [16]}',
-              "-e", "benchmark_prompts_per_concurrency=2", "-e", "benchmark_min_prompts=4"]
+    common = [
+        "-e",
+        "benchmark_url=%s" % group.url,
+        "-e",
+        "benchmark_python=%s" % python,
+        "-e",
+        "benchmark_tokenizer=%s" % tok,
+        "-e",
+        "benchmark_report_dir=%s" % reports,
+        "-e",
+        '{"benchmark_input_lens": [32], "benchmark_output_lens": [16]}',
+        "-e",
+        "benchmark_prompts_per_concurrency=2",
+        "-e",
+        "benchmark_min_prompts=4",
+    ]
     playbook(*common, "-e", '{"benchmark_concurrency": [1, 4]}', "-e", "benchmark_label=emulator")
 
     doc = json.loads((reports / "sglang-bench.json").read_text())
@@ -92,13 +126,24 @@ def test_benchmark_playbook_reports_and_gates_on_regression(group, tmp_path):
     # A baseline twice as fast as this fleet: the gate fails the play and names shape and metric.
     baseline = dict(doc, runs=[dict(r, tok_s_per_request=r["tok_s_per_request"] * 2) for r in doc["runs"]])
     (tmp_path / "baseline.json").write_text(json.dumps(baseline))
-    gated = playbook(*common, "-e", '{"benchmark_concurrency": [1]}', "-e", "benchmark_report_name=gated",
-                     "-e", "benchmark_baseline=%s" % (tmp_path / "baseline.json"),
-                     "-e", '{"benchmark_metrics": ["tok_s_per_request"]}',
-                     "-e", "benchmark_fail_on_regression=true", check=False)
+    gated = playbook(
+        *common,
+        "-e",
+        '{"benchmark_concurrency": [1]}',
+        "-e",
+        "benchmark_report_name=gated",
+        "-e",
+        "benchmark_baseline=%s" % (tmp_path / "baseline.json"),
+        "-e",
+        '{"benchmark_metrics": ["tok_s_per_request"]}',
+        "-e",
+        "benchmark_fail_on_regression=true",
+        check=False,
+    )
     assert gated.returncode != 0, gated.stdout[-3000:]
-    assert "regression(s) beyond 10 %" in gated.stdout and "32/16/c1 tok_s_per_request" in gated.stdout, \
-        gated.stdout[-3000:]
+    assert "regression(s) beyond 10 %" in gated.stdout and "32/16/c1 tok_s_per_request" in gated.stdout, gated.stdout[
+        -3000:
+    ]
     assert "**1 regression(s)**" in (reports / "gated.md").read_text()
 
 
@@ -108,6 +153,13 @@ def test_missing_tokenizer_is_refused_with_the_variable_named(tmp_path):
 
 
 def test_unknown_target_is_refused_with_the_fix(tmp_path):
-    out = playbook("-e", "benchmark_target=nope", "-e", "benchmark_tokenizer=/x",
-                   "-e", "benchmark_python=%s" % sys.executable, check=False)
+    out = playbook(
+        "-e",
+        "benchmark_target=nope",
+        "-e",
+        "benchmark_tokenizer=/x",
+        "-e",
+        "benchmark_python=%s" % sys.executable,
+        check=False,
+    )
     assert out.returncode != 0 and "no URL for benchmark_target=nope" in out.stdout, out.stdout[-2000:]

@@ -12,8 +12,11 @@ DOUBLES = ("sglang_emulator.py", "sglang_loadgen.py")
 
 
 def test_doubles_do_not_ship(tmp_path):
-    subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["ansible-galaxy", "collection", "build", "--force", "--output-path", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     (tarball,) = tmp_path.glob("*.tar.gz")
     with tarfile.open(tarball) as tar:
         names = tar.getnames()

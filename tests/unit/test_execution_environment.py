@@ -5,6 +5,7 @@ Building the image needs a container runtime and the base image's registry, neit
 what can be checked offline is checked: the schema ansible-builder validates (when ansible_builder is
 importable) and the pins.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -17,10 +18,28 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EE = ROOT / "execution-environment.yml"
 CONTROLLER = ROOT / "requirements" / "controller.txt"
 # Direct requirements that test, lint or develop the collection: not in the EE.
-DEV_ONLY = {"molecule", "molecule-plugins", "docker", "requests", "pytest", "pytest-testinfra", "ansible-lint",
-            "yamllint", "hypothesis", "ruff", "antsibull-changelog"}
-TOP_LEVEL = {"version", "images", "dependencies", "build_arg_defaults", "additional_build_files",
-             "additional_build_steps", "options"}
+DEV_ONLY = {
+    "molecule",
+    "molecule-plugins",
+    "docker",
+    "requests",
+    "pytest",
+    "pytest-testinfra",
+    "ansible-lint",
+    "yamllint",
+    "hypothesis",
+    "ruff",
+    "antsibull-changelog",
+}
+TOP_LEVEL = {
+    "version",
+    "images",
+    "dependencies",
+    "build_arg_defaults",
+    "additional_build_files",
+    "additional_build_steps",
+    "options",
+}
 
 
 def pins(lines):
@@ -79,10 +98,13 @@ def test_ansible_builder_accepts_it():
     ee_schema.validate_schema(definition())
 
 
-@pytest.mark.parametrize("lines, expected", [
-    (["ansible==12.3.0", "matplotlib==3.11.2"], {"ansible": "12.3.0", "matplotlib": "3.11.2"}),
-    (["molecule-plugins[docker]==26.10.12"], {"molecule-plugins": "26.10.12"}),
-])
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["ansible==12.3.0", "matplotlib==3.11.2"], {"ansible": "12.3.0", "matplotlib": "3.11.2"}),
+        (["molecule-plugins[docker]==26.10.12"], {"molecule-plugins": "26.10.12"}),
+    ],
+)
 def test_pins_reads_exact_pins(lines, expected):
     assert pins(lines) == expected
 

@@ -1,5 +1,6 @@
 """The README's Layout section names what the tree holds (issue 17): every top-level folder and file a
 contributor edits, every role, every plugins/ kind, every tools/ and tests/ folder."""
+
 from __future__ import annotations
 
 import pathlib
@@ -18,8 +19,9 @@ def layout():
 
 
 def names_in(folder):
-    return sorted(p.name for p in (ROOT / folder).iterdir()
-                  if not p.name.startswith((".", "_")) and p.name != "README.md")
+    return sorted(
+        p.name for p in (ROOT / folder).iterdir() if not p.name.startswith((".", "_")) and p.name != "README.md"
+    )
 
 
 def missing(names, text):

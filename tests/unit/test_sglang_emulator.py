@@ -31,9 +31,19 @@ LOOPBACK = "127.0.0.1"
 
 
 def _flag(options, dest, action="store", type_=None, default=None, choices=None, nargs=None, required=False):
-    return {"dest": dest, "option_strings": options, "action": action,
-            "takes_value": action in ("store", "append"), "nargs": nargs, "type": type_, "choices": choices,
-            "default": default, "required": required, "help": "test flag", "deprecated": False}
+    return {
+        "dest": dest,
+        "option_strings": options,
+        "action": action,
+        "takes_value": action in ("store", "append"),
+        "nargs": nargs,
+        "type": type_,
+        "choices": choices,
+        "default": default,
+        "required": required,
+        "help": "test flag",
+        "deprecated": False,
+    }
 
 
 TINY_FLAGS = {
@@ -57,15 +67,15 @@ TINY_FLAGS = {
     "--context-length": _flag(["--context-length"], "context_length", type_="human_readable_int"),
     "--max-running-requests": _flag(["--max-running-requests"], "max_running_requests", type_="int"),
     "--mem-fraction-static": _flag(["--mem-fraction-static"], "mem_fraction_static", type_="float"),
-    "--log-level": _flag(["--log-level"], "log_level", type_="str", default="info",
-                         choices=["debug", "info", "warning", "error"]),
+    "--log-level": _flag(
+        ["--log-level"], "log_level", type_="str", default="info", choices=["debug", "info", "warning", "error"]
+    ),
 }
 
 
 def _write_tiny_catalog(path):
     option_to_flag = {o: k for k, spec in TINY_FLAGS.items() for o in spec["option_strings"]}
-    path.write_text("SGLANG_VERSION = %r\nFLAGS = %r\nOPTION_TO_FLAG = %r\n"
-                    % ("0.5.23", TINY_FLAGS, option_to_flag))
+    path.write_text("SGLANG_VERSION = %r\nFLAGS = %r\nOPTION_TO_FLAG = %r\n" % ("0.5.23", TINY_FLAGS, option_to_flag))
     return path
 
 
@@ -124,8 +134,7 @@ def launch(tmp_path, catalog):
         if "--port" not in args:
             argv += ["--host", LOOPBACK, "--port", str(port)]
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=full_env)
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env)
         emu = Emu(proc, port, log)
         procs.append(emu)
         return emu
@@ -177,20 +186,32 @@ def sse_events(raw):
     for block in raw.decode().split("\n\n"):
         block = block.strip()
         if block.startswith("data: "):
-            payload = block[len("data: "):]
+            payload = block[len("data: ") :]
             events.append(payload if payload == "[DONE]" else json.loads(payload))
     return events
 
 
 def node_args(rank, dist_port, nnodes=2, tp=4, extra=()):
-    return ["--model-path", "/models/deepseek-r1", "--served-model-name", "r1", "--tp-size", str(tp),
-            "--nnodes", str(nnodes), "--node-rank", str(rank), "--dist-init-addr",
-            "%s:%d" % (LOOPBACK, dist_port)] + list(extra)
+    return [
+        "--model-path",
+        "/models/deepseek-r1",
+        "--served-model-name",
+        "r1",
+        "--tp-size",
+        str(tp),
+        "--nnodes",
+        str(nnodes),
+        "--node-rank",
+        str(rank),
+        "--dist-init-addr",
+        "%s:%d" % (LOOPBACK, dist_port),
+    ] + list(extra)
 
 
 # ---------------------------------------------------------------------------
 # argv
 # ---------------------------------------------------------------------------
+
 
 def test_unknown_flag_and_abbreviation_rejected(launch):
     emu = launch(["--model-path", "/m", "--no-such-flag", "1"])
@@ -224,6 +245,7 @@ def test_catalog_found_next_to_emulator(launch, tmp_path, catalog):
 # multi-node group
 # ---------------------------------------------------------------------------
 
+
 def assert_refused_for(url, seconds):
     """SGLang does not listen before every rank joined and loaded: connection refused, never 503."""
     deadline = time.monotonic() + seconds
@@ -244,8 +266,7 @@ def assert_crashed(emu, timeout=10):
 
 def test_two_node_group_serves_and_crashes_on_peer_loss(launch):
     dist = free_port()
-    r0 = launch(node_args(0, dist, extra=["--watchdog-timeout", "30"]),
-                env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.005"})
+    r0 = launch(node_args(0, dist, extra=["--watchdog-timeout", "30"]), env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.005"})
     wait_until(lambda: "dist-init rendezvous listening" in r0.logtext(), 10, "rank 0 rendezvous", r0)
     assert_refused_for(r0.url + "/health", 1.0)  # alone: not bound, not 503
 
@@ -277,11 +298,13 @@ def test_two_node_group_serves_and_crashes_on_peer_loss(launch):
     text = out["choices"][0]["message"]["content"]
     assert len(text.split()) == 5 and out["choices"][0]["finish_reason"] == "length"
     assert out["usage"]["completion_tokens"] == 5 and out["usage"]["prompt_tokens"] > 0
-    assert json.loads(http("POST", r0.url + "/v1/chat/completions", chat)[1])["choices"][0]["message"][
-        "content"] == text, "not deterministic"
+    assert (
+        json.loads(http("POST", r0.url + "/v1/chat/completions", chat)[1])["choices"][0]["message"]["content"] == text
+    ), "not deterministic"
 
-    code, body = http("POST", r0.url + "/v1/chat/completions", dict(chat, stream=True,
-                                                                    stream_options={"include_usage": True}))
+    code, body = http(
+        "POST", r0.url + "/v1/chat/completions", dict(chat, stream=True, stream_options={"include_usage": True})
+    )
     assert code == 200
     events = sse_events(body)
     assert events[-1] == "[DONE]"
@@ -361,9 +384,25 @@ def test_scheduler_exception_crashes_with_137_in_a_shell(launch, tmp_path, catal
     port = free_port()
     env = dict(os.environ, SGLANG_EMULATOR_CATALOG=str(catalog))
     shell = subprocess.Popen(
-        ["sh", "-c", '"$@" & pid=$!; echo "pid=$pid"; wait "$pid"; echo "rc=$?"', "sh", sys.executable,
-         str(EMULATOR), "--model-path", "/m", "--host", LOOPBACK, "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        [
+            "sh",
+            "-c",
+            '"$@" & pid=$!; echo "pid=$pid"; wait "$pid"; echo "rc=$?"',
+            "sh",
+            sys.executable,
+            str(EMULATOR),
+            "--model-path",
+            "/m",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     try:
         pid = int(shell.stdout.readline().strip().split("=", 1)[1])
         wait_until(lambda: status("http://%s:%d/health" % (LOOPBACK, port)) == 200, 15, "shell child ready")
@@ -411,6 +450,7 @@ def test_follower_gives_up_after_dist_timeout(launch):
 # single node behaviour
 # ---------------------------------------------------------------------------
 
+
 def _single(extra=()):
     return ["--model-path", "/models/small", "--tp-size", "1"] + list(extra)
 
@@ -424,10 +464,14 @@ def test_sigterm_finishes_inflight_stream_then_exits_0(launch):
     first_byte = threading.Event()
 
     def stream():
-        req = urllib.request.Request(emu.url + "/v1/chat/completions", method="POST",
-                                     data=json.dumps({"messages": [{"role": "user", "content": "drain me"}],
-                                                      "max_tokens": 30, "stream": True}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            emu.url + "/v1/chat/completions",
+            method="POST",
+            data=json.dumps(
+                {"messages": [{"role": "user", "content": "drain me"}], "max_tokens": 30, "stream": True}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=20) as resp:
             chunks = [resp.read1(65536)]
             first_byte.set()
@@ -456,15 +500,19 @@ def test_sigterm_finishes_inflight_stream_then_exits_0(launch):
 
 
 def test_metrics_num_running_reqs_tracks_slow_request(launch):
-    emu = launch(_single(["--enable-metrics", "--served-model-name", "small"]),
-                 env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.05"})
+    emu = launch(
+        _single(["--enable-metrics", "--served-model-name", "small"]), env={"SGLANG_EMULATOR_TOKEN_DELAY": "0.05"}
+    )
     wait_until(lambda: status(emu.url + "/health") == 200, 15, "ready", emu)
 
     def metric(name):  # summed over label sets (counters are split by is_streaming)
         code, body = http("GET", emu.url + "/metrics")
         assert code == 200
-        values = [float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-                  if line.startswith(name + "{") and 'model_name="small"' in line]
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in body.decode().splitlines()
+            if line.startswith(name + "{") and 'model_name="small"' in line
+        ]
         assert values, "%s missing from:\n%s" % (name, body.decode())
         return sum(values)
 
@@ -472,9 +520,14 @@ def test_metrics_num_running_reqs_tracks_slow_request(launch):
     assert metric("sglang:num_requests_total") == 1  # SGLang's warm-up request (8 tokens) is counted
     assert metric("sglang:generation_tokens_total") == 8
     done = {}
-    t = threading.Thread(target=lambda: done.update(r=http(
-        "POST", emu.url + "/generate", {"text": "slow", "sampling_params": {"max_new_tokens": 30}}, timeout=20)),
-        daemon=True)
+    t = threading.Thread(
+        target=lambda: done.update(
+            r=http(
+                "POST", emu.url + "/generate", {"text": "slow", "sampling_params": {"max_new_tokens": 30}}, timeout=20
+            )
+        ),
+        daemon=True,
+    )
     t.start()
     wait_until(lambda: metric("sglang:num_running_reqs") == 1, 5, "num_running_reqs == 1", emu)
     t.join(20)
@@ -482,8 +535,7 @@ def test_metrics_num_running_reqs_tracks_slow_request(launch):
     assert metric("sglang:num_running_reqs") == 0
     assert metric("sglang:generation_tokens_total") == 38
     assert metric("sglang:num_requests_total") == 2
-    for name in ("sglang:num_queue_reqs", "sglang:token_usage", "sglang:gen_throughput",
-                 "sglang:prompt_tokens_total"):
+    for name in ("sglang:num_queue_reqs", "sglang:token_usage", "sglang:gen_throughput", "sglang:prompt_tokens_total"):
         metric(name)
     text = http("GET", emu.url + "/metrics")[1].decode()
     assert "sglang:time_to_first_token_seconds_bucket" in text
@@ -533,11 +585,12 @@ def _check_api_key(emu, key):
     assert status(emu.url + "/v1/models", headers={"Authorization": "Bearer " + key}) == 200
     assert status(emu.url + "/v1/models", headers={"x-api-key": key}) == 401  # SGLang: Bearer only
     assert status(emu.url + "/v1/models", headers={"Authorization": key}) == 401
-    code, _body = http("POST", emu.url + "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
-                                                                  "max_tokens": 1})
+    code, _body = http(
+        "POST", emu.url + "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+    )
     assert code == 401
-    assert status(emu.url + "/health_generate") == 200   # probes stay open, as in SGLang
-    assert status(emu.url + "/metrics") == 200           # so does Prometheus scraping
+    assert status(emu.url + "/health_generate") == 200  # probes stay open, as in SGLang
+    assert status(emu.url + "/metrics") == 200  # so does Prometheus scraping
 
 
 def test_api_key_required_when_set(launch):
@@ -563,7 +616,7 @@ def test_api_key_from_config_file(launch, tmp_path, catalog):
     if not _catalog_has(catalog, "--config"):
         pytest.skip("catalog has no --config")
     cfg = tmp_path / "sglang.yaml"
-    cfg.write_text("# secrets\napi-key: \"from-file\"\nenable-metrics: true\n")
+    cfg.write_text('# secrets\napi-key: "from-file"\nenable-metrics: true\n')
     _check_api_key(launch(_single(["--config", str(cfg)])), "from-file")
     # SGLang turns each key into --<key> verbatim: underscores are an unknown flag
     bad = tmp_path / "bad.yaml"

@@ -30,11 +30,14 @@ emu = load_file(EMULATOR, "sglang_emulator_nccl_under_test")
 RAILS = "=mlx5_0:1,mlx5_1:1"
 
 
-@pytest.mark.parametrize("template, expected", [
-    ("/d/nccl.%h.%p", "/d/nccl.gpu-a1.4242"),
-    ("/d/nccl.%%.%x", "/d/nccl.%.%x"),
-    ("/d/plain", "/d/plain"),
-])
+@pytest.mark.parametrize(
+    "template, expected",
+    [
+        ("/d/nccl.%h.%p", "/d/nccl.gpu-a1.4242"),
+        ("/d/nccl.%%.%x", "/d/nccl.%.%x"),
+        ("/d/plain", "/d/plain"),
+    ],
+)
 def test_debug_file_name_is_expanded_as_nccls_debug_cc(template, expected):
     assert emu.nccl_debug_path(template, "gpu-a1.example.org", 4242) == expected
 
@@ -74,12 +77,32 @@ def _free_port():
 @pytest.mark.parametrize("transport", ["ib", "socket"])
 @pytest.mark.skipif(not CATALOG.exists(), reason="no generated flag catalog")
 def test_a_running_emulator_writes_its_file_at_init(tmp_path, transport):
-    env = dict(os.environ, SGLANG_EMULATOR_CATALOG=str(CATALOG), NCCL_DEBUG="INFO", NCCL_DEBUG_SUBSYS="INIT,NET",
-               NCCL_DEBUG_FILE=str(tmp_path / "nccl.%h.%p"), NCCL_IB_HCA=RAILS,
-               SGLANG_EMULATOR_NCCL_TRANSPORT=transport)
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--model-path", "/models/m", "--host", "127.0.0.1",
-                             "--port", str(_free_port()), "--tp-size", "2"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        SGLANG_EMULATOR_CATALOG=str(CATALOG),
+        NCCL_DEBUG="INFO",
+        NCCL_DEBUG_SUBSYS="INIT,NET",
+        NCCL_DEBUG_FILE=str(tmp_path / "nccl.%h.%p"),
+        NCCL_IB_HCA=RAILS,
+        SGLANG_EMULATOR_NCCL_TRANSPORT=transport,
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(EMULATOR),
+            "--model-path",
+            "/models/m",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(_free_port()),
+            "--tp-size",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         path = tmp_path / ("nccl.%s.%d" % (socket.gethostname().split(".")[0], proc.pid))
         deadline = time.monotonic() + 20

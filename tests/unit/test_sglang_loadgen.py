@@ -25,7 +25,9 @@ from conftest import load_file
 REPO = Path(__file__).resolve().parents[2]
 LOADGEN = REPO / "tools" / "doubles" / "sglang_loadgen.py"
 LOOPBACK = "127.0.0.1"
-LAST_LINE = re.compile(r"^requests=\d+ ok=\d+ failed=\d+ p50_ms=(\d+\.\d|na) p99_ms=(\d+\.\d|na)( workers_min=(\d+|na))?$")
+LAST_LINE = re.compile(
+    r"^requests=\d+ ok=\d+ failed=\d+ p50_ms=(\d+\.\d|na) p99_ms=(\d+\.\d|na)( workers_min=(\d+|na))?$"
+)
 
 
 lg = load_file(LOADGEN)
@@ -35,6 +37,7 @@ lg = load_file(LOADGEN)
 # fake router
 # ----------------------------------------------------------------------------
 
+
 class FakeRouter(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -42,9 +45,9 @@ class FakeRouter(ThreadingHTTPServer):
     def __init__(self):
         super().__init__((LOOPBACK, 0), _Handler)
         self.lock = threading.Lock()
-        self.schedule = ["ok"]          # behaviours, cycled per chat request
-        self.delay = 0.0                # seconds before answering a chat request
-        self.served = []                # (behaviour, stream) per chat request
+        self.schedule = ["ok"]  # behaviours, cycled per chat request
+        self.delay = 0.0  # seconds before answering a chat request
+        self.served = []  # (behaviour, stream) per chat request
         self.auth_headers = []
         self.workers_auth = set()
         self.workers_payload = {"workers": [{"url": "http://w1"}, {"url": "http://w2"}]}
@@ -171,8 +174,13 @@ def start(args, env_extra=None):
     env = dict(os.environ)
     env.pop("LOADGEN_API_KEY", None)
     env.update(env_extra or {})
-    proc = subprocess.Popen([sys.executable, str(LOADGEN)] + [str(a) for a in args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(LOADGEN)] + [str(a) for a in args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     _PROCS.append(proc)
     return proc
 
@@ -205,16 +213,29 @@ def check_last_line(out, sampling):
 # pure helpers
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload,count", [
-    ({"workers": [{"url": "a"}, {"url": "b"}], "total": 2}, 2),
-    ({"workers": ["http://a", "http://b", "http://c"]}, 3),
-    ({"workers": []}, 0),
-    (["http://a"], 1),
-    ({"urls": ["http://a", "http://b"]}, 2),
-    # The Shepherd Model Gateway lists draining, pending and unhealthy workers too: only "ready" ones serve.
-    ({"workers": [{"url": "a", "status": "ready"}, {"url": "b", "status": "draining"},
-                  {"url": "c", "status": "pending"}, {"url": "d", "status": "not_ready"}]}, 1),
-])
+
+@pytest.mark.parametrize(
+    "payload,count",
+    [
+        ({"workers": [{"url": "a"}, {"url": "b"}], "total": 2}, 2),
+        ({"workers": ["http://a", "http://b", "http://c"]}, 3),
+        ({"workers": []}, 0),
+        (["http://a"], 1),
+        ({"urls": ["http://a", "http://b"]}, 2),
+        # The Shepherd Model Gateway lists draining, pending and unhealthy workers too: only "ready" ones serve.
+        (
+            {
+                "workers": [
+                    {"url": "a", "status": "ready"},
+                    {"url": "b", "status": "draining"},
+                    {"url": "c", "status": "pending"},
+                    {"url": "d", "status": "not_ready"},
+                ]
+            },
+            1,
+        ),
+    ],
+)
 def test_count_workers_formats(payload, count):
     assert lg.count_workers(payload) == count
 
@@ -239,16 +260,19 @@ def test_percentile():
     assert lg.percentile([], 50) is None
 
 
-@pytest.mark.parametrize("argv", [
-    [],
-    ["--url", "http://127.0.0.1:1", "--model", "m"],                      # --duration required
-    ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "0"],
-    ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--concurrency", "0"],
-    ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--stream-ratio", "1.5"],
-    ["--url", "ftp://127.0.0.1:1", "--model", "m", "--duration", "1"],
-    ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--api-key", "x"],  # never on argv
-    ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--out", "/nonexistent/dir/x.json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--url", "http://127.0.0.1:1", "--model", "m"],  # --duration required
+        ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "0"],
+        ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--concurrency", "0"],
+        ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--stream-ratio", "1.5"],
+        ["--url", "ftp://127.0.0.1:1", "--model", "m", "--duration", "1"],
+        ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--api-key", "x"],  # never on argv
+        ["--url", "http://127.0.0.1:1", "--model", "m", "--duration", "1", "--out", "/nonexistent/dir/x.json"],
+    ],
+)
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         lg.parse_args(argv)
@@ -266,6 +290,7 @@ def test_bad_arguments_exit_2_subprocess():
 # end to end against the fake router
 # ----------------------------------------------------------------------------
 
+
 def test_counts_ok_and_failed_stream(router, tmp_path):
     router.schedule = ["ok", "503", "broken", "nodone"]
     result, out, _err = run_lg(router, tmp_path, "--duration", "1", "--concurrency", "2", "--stream-ratio", "1")
@@ -280,8 +305,14 @@ def test_counts_ok_and_failed_stream(router, tmp_path):
         expected[behaviour] += 1
     assert result["ok"] == expected["ok"]
     assert result["failure_reasons"] == {
-        k: v for k, v in {"http_503": expected["503"], "stream_truncated": expected["broken"],
-                          "stream_no_done": expected["nodone"]}.items() if v}
+        k: v
+        for k, v in {
+            "http_503": expected["503"],
+            "stream_truncated": expected["broken"],
+            "stream_no_done": expected["nodone"],
+        }.items()
+        if v
+    }
     assert len(result["failures"]) == min(50, result["failed"])
     rec = result["failures"][0]
     assert set(rec) >= {"t", "reason", "detail"} and rec["t"] >= 0
@@ -314,13 +345,30 @@ def test_counts_non_stream_and_mixed(router, tmp_path):
 
 def test_connection_refused_is_failure(tmp_path):
     import socket
+
     s = socket.socket()
     s.bind((LOOPBACK, 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
     out_file = tmp_path / "r.json"
-    rc, out, err = finish(start(["--url", "http://%s:%d" % (LOOPBACK, port), "--model", "m", "--duration", "0.3",
-                                 "--concurrency", "1", "--rate", "20", "--out", out_file]))
+    rc, out, err = finish(
+        start(
+            [
+                "--url",
+                "http://%s:%d" % (LOOPBACK, port),
+                "--model",
+                "m",
+                "--duration",
+                "0.3",
+                "--concurrency",
+                "1",
+                "--rate",
+                "20",
+                "--out",
+                out_file,
+            ]
+        )
+    )
     assert rc == 0, err
     result = json.loads(out_file.read_text())
     assert result["ok"] == 0 and result["failed"] >= 1
@@ -358,8 +406,9 @@ def test_timeout_and_drain_bound(router, tmp_path):
     assert set(result["failure_reasons"]) <= {"timeout"}
 
     router.served.clear()
-    result, _out, elapsed = run_lg(router, tmp_path, "--duration", "0.3", "--concurrency", "2",
-                                   "--timeout", "30", "--drain", "0.5")
+    result, _out, elapsed = run_lg(
+        router, tmp_path, "--duration", "0.3", "--concurrency", "2", "--timeout", "30", "--drain", "0.5"
+    )
     assert elapsed < 4
     assert result["abandoned"] == 2 and result["requests"] == 0
 
@@ -405,8 +454,16 @@ def test_signal_drains_and_writes(router, tmp_path, signum):
 
 
 def test_api_key_from_env(router, tmp_path):
-    result, out, _err = run_lg(router, tmp_path, "--duration", "0.5", "--concurrency", "1", "--sample-workers",
-                               env_extra={"LOADGEN_API_KEY": "sekrit-123"})
+    result, out, _err = run_lg(
+        router,
+        tmp_path,
+        "--duration",
+        "0.5",
+        "--concurrency",
+        "1",
+        "--sample-workers",
+        env_extra={"LOADGEN_API_KEY": "sekrit-123"},
+    )
     assert result["ok"] > 0
     assert router.auth_headers and set(router.auth_headers) == {"Bearer sekrit-123"}
     assert result["config"]["api_key_set"] is True
@@ -421,8 +478,16 @@ def test_api_key_from_env(router, tmp_path):
 def test_admin_key_only_for_the_worker_list(router, tmp_path):
     # The gateway's /workers answers to its control-plane key; chat requests carry the data-plane key.
     (tmp_path / "admin").write_text("adm-456\n")
-    result, out, _err = run_lg(router, tmp_path, "--duration", "0.6", "--concurrency", "1", "--sample-workers",
-                               env_extra={"LOADGEN_API_KEY": "data-123", "LOADGEN_ADMIN_API_KEY_FILE": str(tmp_path / "admin")})
+    result, out, _err = run_lg(
+        router,
+        tmp_path,
+        "--duration",
+        "0.6",
+        "--concurrency",
+        "1",
+        "--sample-workers",
+        env_extra={"LOADGEN_API_KEY": "data-123", "LOADGEN_ADMIN_API_KEY_FILE": str(tmp_path / "admin")},
+    )
     assert result["ok"] > 0 and result["workers_min"] is not None
     assert set(router.auth_headers) == {"Bearer data-123"}
     assert router.workers_auth == {"Bearer adm-456"}
@@ -433,9 +498,9 @@ def test_worker_sampling_timeline(router, tmp_path):
     # three formats in one run: the count is what matters, not the shape
     def payload(n):
         names = ["http://w%d" % i for i in range(n)]
-        return {2: {"workers": [{"url": u, "healthy": True} for u in names], "total": n},
-                1: {"urls": names},
-                3: names}[n]
+        return {2: {"workers": [{"url": u, "healthy": True} for u in names], "total": n}, 1: {"urls": names}, 3: names}[
+            n
+        ]
 
     router.workers_payload = payload(2)
 

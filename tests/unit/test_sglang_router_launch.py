@@ -1,4 +1,5 @@
 """The gateway launcher keeps both keys off the command line and refuses abbreviated flags."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,14 @@ def launcher():
 def test_keys_come_from_the_files(launcher, tmp_path):
     (tmp_path / "api-key").write_text("data-s3cret\n")
     (tmp_path / "admin").write_text("admin-s3cret\n")
-    args = launcher.router_args(["--port", "30000"], {"GPUFLEET_ROUTER_API_KEY_FILE": str(tmp_path / "api-key"),
-                                                      "GPUFLEET_ROUTER_ADMIN_API_KEY_FILE": str(tmp_path / "admin")},
-                                FakeRouterArgs)
+    args = launcher.router_args(
+        ["--port", "30000"],
+        {
+            "GPUFLEET_ROUTER_API_KEY_FILE": str(tmp_path / "api-key"),
+            "GPUFLEET_ROUTER_ADMIN_API_KEY_FILE": str(tmp_path / "admin"),
+        },
+        FakeRouterArgs,
+    )
     assert args.port == 30000
     assert args.api_key == "data-s3cret"
     assert args.control_plane_api_keys == [("gpufleet-admin", "gpufleet.sglang admin", "admin-s3cret", "admin")]
@@ -55,20 +61,25 @@ def test_no_files_no_keys(launcher):
     assert args.api_key is None and args.control_plane_api_keys == []
 
 
-@pytest.mark.parametrize("argv", [
-    ["--api-key", "x"],
-    ["--api-key=x"],
-    ["--control-plane-api-keys", "a:b:admin:x"],
-    ["--tenant-api-key", "t:x"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--api-key", "x"],
+        ["--api-key=x"],
+        ["--control-plane-api-keys", "a:b:admin:x"],
+        ["--tenant-api-key", "t:x"],
+    ],
+)
 def test_key_flags_on_argv_are_refused(launcher, argv):
     with pytest.raises(launcher.LaunchError) as err:
         launcher.router_args(argv, {}, FakeRouterArgs)
     assert "refusing" in str(err.value) and "x" not in str(err.value).replace("refusing", "")
 
 
-@pytest.mark.parametrize("argv", [["--api", "s3cret"], ["--api=s3cret"], ["--control-plane", "a:b:admin:s3cret"],
-                                  ["--health-check-int", "5"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--api", "s3cret"], ["--api=s3cret"], ["--control-plane", "a:b:admin:s3cret"], ["--health-check-int", "5"]],
+)
 def test_abbreviations_are_refused_without_echoing_the_value(launcher, argv):
     # argparse's allow_abbrev would read --api as --api-key: the launcher allows no abbreviation,
     # and names only the option (argparse's own error would print the value after it).

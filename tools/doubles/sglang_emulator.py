@@ -180,10 +180,10 @@ from urllib.parse import urlsplit
 
 LOG = logging.getLogger("sglang_emulator")
 
-HEARTBEAT_INTERVAL = 0.5   # seconds between pings, both directions
-HEARTBEAT_TIMEOUT = 3.0    # a peer silent this long is lost
-CONNECT_RETRY = 1.0        # follower: seconds between connection attempts
-HANDSHAKE_TIMEOUT = 10.0   # seconds to wait for hello / welcome
+HEARTBEAT_INTERVAL = 0.5  # seconds between pings, both directions
+HEARTBEAT_TIMEOUT = 3.0  # a peer silent this long is lost
+CONNECT_RETRY = 1.0  # follower: seconds between connection attempts
+HANDSHAKE_TIMEOUT = 10.0  # seconds to wait for hello / welcome
 
 EXIT_OK, EXIT_ERROR, EXIT_ARGV = 0, 1, 2
 
@@ -200,6 +200,7 @@ E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 # --------------------------------------------------------------------------
 # catalog / argv
 # --------------------------------------------------------------------------
+
 
 class StartupError(Exception):
     """A start-up problem: message logged, process exits with ``code``."""
@@ -231,7 +232,8 @@ def load_catalog(path):
         raise StartupError(
             "sglang_emulator: error: SGLang flag catalog not found at %s (deploy "
             "sglang_catalog.py next to the emulator or set SGLANG_EMULATOR_CATALOG)" % path,
-            EXIT_ARGV)
+            EXIT_ARGV,
+        )
     try:
         spec = importlib.util.spec_from_file_location("sglang_emulator_catalog", path)
         module = importlib.util.module_from_spec(spec)
@@ -262,8 +264,8 @@ def _json(value):
 def human_readable_int(value):
     """SGLang's converter: plain ints, SI (1k, 25.6k, 1M) and IEC (1Ki, 1Mi) suffixes."""
     value = str(value).strip()
-    si = {"k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12}
-    iec = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+    si = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    iec = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
     match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)", value)
     if match:
         number, suffix = match.groups()
@@ -277,7 +279,8 @@ def human_readable_int(value):
     except ValueError:
         raise argparse.ArgumentTypeError(
             "Invalid integer value: '%s'. Use a plain integer, SI suffixes (1k, 1M), or IEC suffixes "
-            "(1Ki, 1Mi). Suffixes are case-sensitive." % value)
+            "(1Ki, 1Mi). Suffixes are case-sensitive." % value
+        )
 
 
 def nullable_str(value):
@@ -289,8 +292,15 @@ def nullable_str(value):
 _json.__name__ = "json"
 # catalog "type" -> converter.  Other SGLang converters (json_list_type,
 # parse_cuda_graph_*_arg ...) are not reimplemented: their values stay strings.
-_TYPES = {"int": int, "float": float, "str": str, "bool": _str2bool, "json": _json,
-          "human_readable_int": human_readable_int, "nullable_str": nullable_str}
+_TYPES = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": _str2bool,
+    "json": _json,
+    "human_readable_int": human_readable_int,
+    "nullable_str": nullable_str,
+}
 
 
 def _convert(type_name, value):
@@ -308,7 +318,8 @@ def build_parser(catalog):
         prog=os.path.basename(sys.argv[0]) or "sglang_emulator.py",
         description="SGLang %s argv (emulated: test/demo double, not a serving engine)"
         % getattr(catalog, "SGLANG_VERSION", "?"),
-        allow_abbrev=False)
+        allow_abbrev=False,
+    )
     taken = {"-h", "--help"}
     for canonical, spec in catalog.FLAGS.items():
         options = [o for o in (spec.get("option_strings") or [canonical]) if o not in taken]
@@ -319,8 +330,10 @@ def build_parser(catalog):
             options = [o for o in options if not o.startswith("--no-")]
         if not options:
             continue
-        kwargs = {"dest": spec.get("dest") or canonical.lstrip("-").replace("-", "_"),
-                  "help": argparse.SUPPRESS if not spec.get("help") else spec.get("help").replace("%", "%%")}
+        kwargs = {
+            "dest": spec.get("dest") or canonical.lstrip("-").replace("-", "_"),
+            "help": argparse.SUPPRESS if not spec.get("help") else spec.get("help").replace("%", "%%"),
+        }
         if spec.get("required"):
             kwargs["required"] = True
         if action in ("store_true", "store_false", "count"):
@@ -361,6 +374,7 @@ def build_parser(catalog):
 
 
 # --- tiny YAML subset ------------------------------------------------------
+
 
 def _yaml_scalar(text):
     text = text.strip()
@@ -478,8 +492,9 @@ def merge_config(argv, catalog):
     for key, value in config.items():
         key_norm = key.replace("-", "_")
         if key_norm in unsupported:
-            raise StartupError("ValueError: Unsupported config option '%s' with action '%s'"
-                               % (key_norm, unsupported[key_norm]))
+            raise StartupError(
+                "ValueError: Unsupported config option '%s' with action '%s'" % (key_norm, unsupported[key_norm])
+            )
         flag = "--%s" % key
         if isinstance(value, bool):
             if key_norm in store_true:
@@ -493,7 +508,7 @@ def merge_config(argv, catalog):
                 args.extend(str(v) for v in value)
         else:
             args.extend([flag, str(value)])
-    return args + argv[:i] + argv[i + 2:], path
+    return args + argv[:i] + argv[i + 2 :], path
 
 
 def parse_argv(argv, catalog):
@@ -508,14 +523,16 @@ def parse_argv(argv, catalog):
             deprecated.update(spec.get("option_strings") or [canonical])
     for token in argv:
         if token.split("=", 1)[0] in deprecated:
-            LOG.warning("%s is deprecated in SGLang %s", token.split("=", 1)[0],
-                        getattr(catalog, "SGLANG_VERSION", "?"))
+            LOG.warning(
+                "%s is deprecated in SGLang %s", token.split("=", 1)[0], getattr(catalog, "SGLANG_VERSION", "?")
+            )
     return args, config_path
 
 
 # --------------------------------------------------------------------------
 # settings
 # --------------------------------------------------------------------------
+
 
 def _env_float(name, default):
     raw = os.environ.get(name)
@@ -534,7 +551,7 @@ def split_host_port(addr):
     addr = addr.strip()
     if addr.startswith("["):
         end = addr.index("]")
-        host, rest = addr[1:end], addr[end + 1:]
+        host, rest = addr[1:end], addr[end + 1 :]
         if not rest.startswith(":"):
             raise ValueError("a port must be specified in IPv6 address: %s" % addr)
         return host, int(rest[1:])
@@ -612,6 +629,7 @@ class Settings:
 # engine state
 # --------------------------------------------------------------------------
 
+
 class NotAdmitted(Exception):
     pass
 
@@ -643,10 +661,10 @@ class Engine:
         self.lock = threading.RLock()
         self.t_start = time.monotonic()
         # group
-        self.peers = {}             # node_rank -> Peer (rank 0) ; {0: Peer} on followers
-        self.formed_at = None       # all ranks joined ("Init torch distributed ends")
-        self.loaded = False         # weights loaded: the HTTP port listens from now on
-        self.ready = False          # rank 0: warm-up done (ServerStatus.Up)
+        self.peers = {}  # node_rank -> Peer (rank 0) ; {0: Peer} on followers
+        self.formed_at = None  # all ranks joined ("Init torch distributed ends")
+        self.loaded = False  # weights loaded: the HTTP port listens from now on
+        self.ready = False  # rank 0: warm-up done (ServerStatus.Up)
         self.crashing = False
         self.dist = None
         self.broken_at = None
@@ -686,8 +704,7 @@ class Engine:
                 return
             self.broken_at = time.monotonic()
             self.broken_reason = reason
-        LOG.error("%s; distributed group is broken; crashing in %.0fs (watchdog)",
-                  reason, self.s.watchdog_timeout)
+        LOG.error("%s; distributed group is broken; crashing in %.0fs (watchdog)", reason, self.s.watchdog_timeout)
 
     def peer_lost(self, reason, silent=False):
         """A peer of a formed group is gone: SGLang's schedulers fail their next collective."""
@@ -697,8 +714,9 @@ class Engine:
         with self.lock:
             self.broken_at = self.broken_at or time.monotonic()
             self.broken_reason = reason
-        scheduler_exception("RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc] "
-                            "Connection closed by peer (%s)" % reason)
+        scheduler_exception(
+            "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc] Connection closed by peer (%s)" % reason
+        )
 
     # -- requests ----------------------------------------------------------
     def admit(self, streaming=False):
@@ -787,6 +805,7 @@ class _Request:
 # deterministic "generation"
 # --------------------------------------------------------------------------
 
+
 def count_tokens(text):
     return max(1, len(str(text).split()))
 
@@ -821,6 +840,7 @@ def stream_words(engine, req, words):
 # --------------------------------------------------------------------------
 # distributed group
 # --------------------------------------------------------------------------
+
 
 class Peer:
     def __init__(self, sock, node_rank):
@@ -997,8 +1017,7 @@ class Rank0Dist:
             peers = list(self.e.peers.values())
         for p in peers:
             if now - p.last_seen > HEARTBEAT_TIMEOUT:
-                self.lose(p, "node rank %d missed heartbeats for %.1fs" % (p.node_rank, now - p.last_seen),
-                          silent=True)
+                self.lose(p, "node rank %d missed heartbeats for %.1fs" % (p.node_rank, now - p.last_seen), silent=True)
             else:
                 p.send({"op": "ping", "t": time.time()})
 
@@ -1046,10 +1065,23 @@ class FollowerDist:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.settimeout(HANDSHAKE_TIMEOUT)
-                sock.sendall((json.dumps({
-                    "op": "hello", "node_rank": s.node_rank, "nnodes": s.nnodes, "tp_size": s.tp_size,
-                    "model_path": s.model_path, "version": s.version, "pid": os.getpid(),
-                    "host": socket.gethostname()}) + "\n").encode())
+                sock.sendall(
+                    (
+                        json.dumps(
+                            {
+                                "op": "hello",
+                                "node_rank": s.node_rank,
+                                "nnodes": s.nnodes,
+                                "tp_size": s.tp_size,
+                                "model_path": s.model_path,
+                                "version": s.version,
+                                "pid": os.getpid(),
+                                "host": socket.gethostname(),
+                            }
+                        )
+                        + "\n"
+                    ).encode()
+                )
                 fh = sock.makefile("rb")
                 reply = _read_line(fh)
                 sock.settimeout(None)
@@ -1185,9 +1217,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _error(self, status, message, err_type=None):
-        self._send(status, {"object": "error", "message": message,
-                            "type": err_type or ("BadRequestError" if status == 400 else "ServiceUnavailable"),
-                            "param": None, "code": status})
+        self._send(
+            status,
+            {
+                "object": "error",
+                "message": message,
+                "type": err_type or ("BadRequestError" if status == 400 else "ServiceUnavailable"),
+                "param": None,
+                "code": status,
+            },
+        )
 
     def _not_found(self):
         self._send(404, {"detail": "Not Found"})
@@ -1260,14 +1299,22 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- rank 0 ------------------------------------------------------------
     GET_ROUTES = {
-        "/health": "health", "/health_generate": "health_generate", "/ready": "ready",
-        "/v1/models": "models", "/model_info": "model_info", "/get_model_info": "model_info",
-        "/server_info": "server_info", "/get_server_info": "server_info",
-        "/version": "version", "/metrics": "metrics",
+        "/health": "health",
+        "/health_generate": "health_generate",
+        "/ready": "ready",
+        "/v1/models": "models",
+        "/model_info": "model_info",
+        "/get_model_info": "model_info",
+        "/server_info": "server_info",
+        "/get_server_info": "server_info",
+        "/version": "version",
+        "/metrics": "metrics",
     }
     POST_ROUTES = {
-        "/generate": "generate", "/v1/completions": "completions",
-        "/v1/chat/completions": "chat", "/flush_cache": "flush_cache",
+        "/generate": "generate",
+        "/v1/completions": "completions",
+        "/v1/chat/completions": "chat",
+        "/flush_cache": "flush_cache",
     }
 
     def _rank0(self, path):
@@ -1310,41 +1357,74 @@ class Handler(BaseHTTPRequestHandler):
 
     def _card(self):
         s = self.engine.s
-        return {"id": s.served_model_name, "object": "model", "created": int(time.time()),
-                "owned_by": "sglang", "root": s.served_model_name, "parent": None,
-                "max_model_len": s.context_length}
+        return {
+            "id": s.served_model_name,
+            "object": "model",
+            "created": int(time.time()),
+            "owned_by": "sglang",
+            "root": s.served_model_name,
+            "parent": None,
+            "max_model_len": s.context_length,
+        }
 
     def h_models(self):
         self._send(200, {"object": "list", "data": [self._card()]})
 
     def h_model_card(self):
-        model = urlsplit(self.path).path[len("/v1/models/"):]
+        model = urlsplit(self.path).path[len("/v1/models/") :]
         if model != self.engine.s.served_model_name:
-            return self._send(404, {"error": {"message": "The model '%s' does not exist" % model,
-                                              "type": "invalid_request_error", "param": "model",
-                                              "code": "model_not_found"}})
+            return self._send(
+                404,
+                {
+                    "error": {
+                        "message": "The model '%s' does not exist" % model,
+                        "type": "invalid_request_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    }
+                },
+            )
         self._send(200, self._card())
 
     def h_model_info(self):
         s = self.engine.s
-        self._send(200, {"model_path": s.model_path, "served_model_name": s.served_model_name,
-                         "tokenizer_path": s.tokenizer_path,
-                         "is_generation": True, "preferred_sampling_params": None,
-                         "weight_version": "default", "has_image_understanding": False,
-                         "has_audio_understanding": False, "model_type": "emulated",
-                         "architectures": ["EmulatedForCausalLM"]})
+        self._send(
+            200,
+            {
+                "model_path": s.model_path,
+                "served_model_name": s.served_model_name,
+                "tokenizer_path": s.tokenizer_path,
+                "is_generation": True,
+                "preferred_sampling_params": None,
+                "weight_version": "default",
+                "has_image_understanding": False,
+                "has_audio_understanding": False,
+                "model_type": "emulated",
+                "architectures": ["EmulatedForCausalLM"],
+            },
+        )
 
     def h_server_info(self):
         e, s = self.engine, self.engine.s
         info = s.args_dict()
-        info.update({
-            "tp_size": s.tp_size, "nnodes": s.nnodes, "node_rank": s.node_rank,
-            "version": s.version, "emulated": True,
-            "args": s.args_dict(),
-            "internal_states": [{"last_gen_throughput": e.gen_throughput(),
-                                 "num_running_reqs": e.running, "num_queue_reqs": e.queued}],
-            "max_total_num_tokens": s.max_total_tokens,
-        })
+        info.update(
+            {
+                "tp_size": s.tp_size,
+                "nnodes": s.nnodes,
+                "node_rank": s.node_rank,
+                "version": s.version,
+                "emulated": True,
+                "args": s.args_dict(),
+                "internal_states": [
+                    {
+                        "last_gen_throughput": e.gen_throughput(),
+                        "num_running_reqs": e.running,
+                        "num_queue_reqs": e.queued,
+                    }
+                ],
+                "max_total_num_tokens": s.max_total_tokens,
+            }
+        )
         self._send(200, info)
 
     def h_version(self):
@@ -1353,9 +1433,12 @@ class Handler(BaseHTTPRequestHandler):
     def h_flush_cache(self):
         if self.command == "POST":
             self._body()
-        self._send(200, "Cache flushed.\nPlease check backend logs for more details. "
-                        "(When there are running or waiting requests, the operation will not be performed.)\n",
-                   ctype="text/plain; charset=utf-8")
+        self._send(
+            200,
+            "Cache flushed.\nPlease check backend logs for more details. "
+            "(When there are running or waiting requests, the operation will not be performed.)\n",
+            ctype="text/plain; charset=utf-8",
+        )
 
     def h_metrics(self):
         self._send(200, render_metrics(self.engine), ctype="text/plain; version=0.0.4; charset=utf-8")
@@ -1407,11 +1490,17 @@ class Handler(BaseHTTPRequestHandler):
             return None
 
     def _meta(self, rid, req, finish, n):
-        return {"id": rid, "finish_reason": ({"type": "length", "length": n} if finish == "length"
-                                             else {"type": "stop", "matched": None}),
-                "prompt_tokens": req.prompt_tokens, "completion_tokens": req.tokens,
-                "cached_tokens": 0, "weight_version": "default",
-                "e2e_latency": round(time.monotonic() - req.t0, 6)}
+        return {
+            "id": rid,
+            "finish_reason": (
+                {"type": "length", "length": n} if finish == "length" else {"type": "stop", "matched": None}
+            ),
+            "prompt_tokens": req.prompt_tokens,
+            "completion_tokens": req.tokens,
+            "cached_tokens": 0,
+            "weight_version": "default",
+            "e2e_latency": round(time.monotonic() - req.t0, 6),
+        }
 
     def _generate_one(self, text, body, _unused):
         params = self._gen_params(body)
@@ -1492,18 +1581,27 @@ class Handler(BaseHTTPRequestHandler):
                 self._openai_stream(chat, req, words, n, finish, model, cid, created, body)
                 return
             text = "".join(p for _t, p in stream_words(self.engine, req, words))
-            usage = {"prompt_tokens": req.prompt_tokens, "completion_tokens": req.tokens,
-                     "total_tokens": req.prompt_tokens + req.tokens, "prompt_tokens_details": None}
+            usage = {
+                "prompt_tokens": req.prompt_tokens,
+                "completion_tokens": req.tokens,
+                "total_tokens": req.prompt_tokens + req.tokens,
+                "prompt_tokens_details": None,
+            }
             if chat:
-                choice = {"index": 0, "message": {"role": "assistant", "content": text, "reasoning_content": None,
-                                                  "tool_calls": None},
-                          "logprobs": None, "finish_reason": finish, "matched_stop": None}
+                choice = {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "reasoning_content": None, "tool_calls": None},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                    "matched_stop": None,
+                }
                 obj = "chat.completion"
             else:
                 choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish, "matched_stop": None}
                 obj = "text_completion"
-            self._send(200, {"id": cid, "object": obj, "created": created, "model": model,
-                             "choices": [choice], "usage": usage})
+            self._send(
+                200, {"id": cid, "object": obj, "created": created, "model": model, "choices": [choice], "usage": usage}
+            )
 
     def _openai_stream(self, chat, req, words, n, finish, model, cid, created, body):
         obj = "chat.completion.chunk" if chat else "text_completion"
@@ -1520,20 +1618,30 @@ class Handler(BaseHTTPRequestHandler):
         self._start_stream()
         if chat:
             self._chunk(chunk("", None, first=True))
-        for i, piece in stream_words(self.engine, req, words):
+        for _i, piece in stream_words(self.engine, req, words):
             self._chunk(chunk(piece, None))
         self._chunk(chunk("", finish))
         if include_usage:
-            self._chunk({"id": cid, "object": obj, "created": created, "model": model, "choices": [],
-                         "usage": {"prompt_tokens": req.prompt_tokens, "completion_tokens": req.tokens,
-                                   "total_tokens": req.prompt_tokens + req.tokens}})
+            self._chunk(
+                {
+                    "id": cid,
+                    "object": obj,
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": req.prompt_tokens,
+                        "completion_tokens": req.tokens,
+                        "total_tokens": req.prompt_tokens + req.tokens,
+                    },
+                }
+            )
         self._chunk("[DONE]")
         self._end_stream()
 
 
 def _labels(pairs):
-    return "{%s}" % ",".join('%s="%s"' % (k, str(v).replace("\\", "\\\\").replace('"', '\\"'))
-                             for k, v in pairs)
+    return "{%s}" % ",".join('%s="%s"' % (k, str(v).replace("\\", "\\\\").replace('"', '\\"')) for k, v in pairs)
 
 
 def render_metrics(engine):
@@ -1550,29 +1658,46 @@ def render_metrics(engine):
             ("sglang:num_used_tokens", "The number of used tokens.", max(0, engine.running_tokens)),
             ("sglang:token_usage", "The token usage.", max(0, engine.running_tokens) / float(s.max_total_tokens)),
         ]
-        series = {k: (v.prompt_tokens, v.generation_tokens, v.num_requests,
-                      list(zip(v.ttft.buckets, v.ttft.counts)), v.ttft.total, v.ttft.sum,
-                      list(zip(v.e2e.buckets, v.e2e.counts)), v.e2e.total, v.e2e.sum)
-                  for k, v in engine.series.items()}
+        series = {
+            k: (
+                v.prompt_tokens,
+                v.generation_tokens,
+                v.num_requests,
+                list(zip(v.ttft.buckets, v.ttft.counts)),
+                v.ttft.total,
+                v.ttft.sum,
+                list(zip(v.e2e.buckets, v.e2e.counts)),
+                v.e2e.total,
+                v.e2e.sum,
+            )
+            for k, v in engine.series.items()
+        }
     gauges.append(("sglang:gen_throughput", "The generation throughput (token/s).", engine.gen_throughput()))
     for name, help_, value in gauges:
-        out += ["# HELP %s %s" % (name, help_), "# TYPE %s gauge" % name,
-                "%s%s %s" % (name, _labels(base), float(value))]
-    counters = (("sglang:prompt_tokens_total", "Number of prefill tokens processed.", 0),
-                ("sglang:generation_tokens_total", "Number of generation tokens processed.", 1),
-                ("sglang:num_requests_total", "Number of requests processed.", 2))
+        out += [
+            "# HELP %s %s" % (name, help_),
+            "# TYPE %s gauge" % name,
+            "%s%s %s" % (name, _labels(base), float(value)),
+        ]
+    counters = (
+        ("sglang:prompt_tokens_total", "Number of prefill tokens processed.", 0),
+        ("sglang:generation_tokens_total", "Number of generation tokens processed.", 1),
+        ("sglang:num_requests_total", "Number of requests processed.", 2),
+    )
     for name, help_, idx in counters:
         out += ["# HELP %s %s" % (name, help_), "# TYPE %s counter" % name]
         for streaming in (False, True):
             labels = _labels(base + [("is_streaming", str(streaming).lower())])
             out.append("%s%s %s" % (name, labels, float(series[streaming][idx])))
-    hists = (("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.", 3),
-             ("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds", 6))
+    hists = (
+        ("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.", 3),
+        ("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds", 6),
+    )
     for name, help_, idx in hists:
         out += ["# HELP %s %s" % (name, help_), "# TYPE %s histogram" % name]
         for streaming in (False, True):
             pairs = base + [("is_streaming", str(streaming).lower())]
-            buckets, total, ssum = series[streaming][idx:idx + 3]
+            buckets, total, ssum = series[streaming][idx : idx + 3]
             for b, c in buckets:
                 out.append("%s_bucket%s %s" % (name, _labels(pairs + [("le", float(b))]), float(c)))
             out.append("%s_bucket%s %s" % (name, _labels(pairs + [("le", "+Inf")]), float(total)))
@@ -1616,6 +1741,7 @@ def start_http(httpd):
 # logging and lifecycle
 # --------------------------------------------------------------------------
 
+
 def setup_logging():
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -1627,8 +1753,7 @@ def setup_logging():
 def _tp_logger(s):
     # SGLang scheduler lines look like "[2025-01-01 12:00:00 TP0] message"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%%(asctime)s TP%d] %%(message)s" % s.first_tp_rank,
-                                           "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(logging.Formatter("[%%(asctime)s TP%d] %%(message)s" % s.first_tp_rank, "%Y-%m-%d %H:%M:%S"))
     lg = logging.getLogger("sglang_emulator.tp")
     lg.handlers[:] = [handler]
     lg.setLevel(logging.INFO)
@@ -1663,8 +1788,9 @@ def nccl_debug_path(template, hostname, pid):
             i += 1
             continue
         nxt = template[i + 1]
-        out.append(hostname.split(".")[0] if nxt == "h" else str(pid) if nxt == "p" else "%" if nxt == "%"
-                   else "%" + nxt)
+        out.append(
+            hostname.split(".")[0] if nxt == "h" else str(pid) if nxt == "p" else "%" if nxt == "%" else "%" + nxt
+        )
         i += 2
     return "".join(out)
 
@@ -1673,8 +1799,11 @@ def nccl_debug_lines(env, hostname, pid, local_gpus=1):
     """The INIT/NET lines one process of this rank writes, for SGLANG_EMULATOR_NCCL_TRANSPORT."""
     transport = (env.get("SGLANG_EMULATOR_NCCL_TRANSPORT") or "socket").strip().lower()
     if transport not in NCCL_TRANSPORTS:
-        raise StartupError("SGLANG_EMULATOR_NCCL_TRANSPORT=%r: use one of %s"
-                           % (env.get("SGLANG_EMULATOR_NCCL_TRANSPORT"), ", ".join(NCCL_TRANSPORTS)), EXIT_ARGV)
+        raise StartupError(
+            "SGLANG_EMULATOR_NCCL_TRANSPORT=%r: use one of %s"
+            % (env.get("SGLANG_EMULATOR_NCCL_TRANSPORT"), ", ".join(NCCL_TRANSPORTS)),
+            EXIT_ARGV,
+        )
     host = hostname.split(".")[0]
     ifname = (env.get("NCCL_SOCKET_IFNAME") or "eth0").lstrip("=^").split(",")[0] or "eth0"
     try:
@@ -1748,6 +1877,7 @@ def on_group_formed(engine):
 # crash path (SGLang 0.5.23)
 # --------------------------------------------------------------------------
 
+
 def kill_process_tree():
     """utils/common.py kill_process_tree(os.getpid()): SIGKILL the children, then itself.
 
@@ -1768,8 +1898,11 @@ def scheduler_exception(message):
             if ENGINE.crashing:
                 return
             ENGINE.crashing = True
-    (TP_LOG or LOG).error("Scheduler hit an exception: Traceback (most recent call last):\n"
-                          "  File \"sglang/srt/managers/scheduler.py\", in run_scheduler_process\n%s", message)
+    (TP_LOG or LOG).error(
+        "Scheduler hit an exception: Traceback (most recent call last):\n"
+        '  File "sglang/srt/managers/scheduler.py", in run_scheduler_process\n%s',
+        message,
+    )
     os.kill(os.getpid(), signal.SIGQUIT)
 
 
@@ -1784,14 +1917,18 @@ def on_sigquit(_signum, _frame):
 
 def on_sigusr1(_signum, _frame):
     """Emulator only (tests): an exception in the emulated scheduler."""
-    threading.Thread(target=scheduler_exception, name="scheduler",
-                     args=("RuntimeError: emulated scheduler failure (SIGUSR1 sent to the emulator)",),
-                     daemon=True).start()
+    threading.Thread(
+        target=scheduler_exception,
+        name="scheduler",
+        args=("RuntimeError: emulated scheduler failure (SIGUSR1 sent to the emulator)",),
+        daemon=True,
+    ).start()
 
 
 # --------------------------------------------------------------------------
 # warm-up (rank 0)
 # --------------------------------------------------------------------------
+
 
 def _local_url(s):
     host = s.host
@@ -1826,8 +1963,9 @@ def warmup(engine):
                 last = exc
         if last is not None:
             raise RuntimeError("GET /model_info failed: %s" % last)
-        body = json.dumps({"sampling_params": {"temperature": 0, "max_new_tokens": 8},
-                           "text": "The capital city of France is"}).encode()
+        body = json.dumps(
+            {"sampling_params": {"temperature": 0, "max_new_tokens": 8}, "text": "The capital city of France is"}
+        ).encode()
         req = urllib.request.Request(url + "/generate", data=body, headers=headers, method="POST")
         with opener.open(req, timeout=600) as resp:
             if resp.status != 200:
@@ -1876,8 +2014,11 @@ def main(argv=None):
         if s.node_rank != 0 and signum == signal.SIGTERM and engine.follower_ignores_sigterm():
             # engine.py, node_rank >= 1: "Non-zero ranks cannot drain on their own: rank 0 stops every TP
             # rank via the ShutdownReq broadcast, and the orchestrator's kill timeout is the backstop."
-            LOG.warning("SIGTERM received on node_rank %d; waiting for the rank-0 ShutdownReq broadcast to "
-                        "stop the schedulers.", s.node_rank)
+            LOG.warning(
+                "SIGTERM received on node_rank %d; waiting for the rank-0 ShutdownReq broadcast to "
+                "stop the schedulers.",
+                s.node_rank,
+            )
             return
         engine.signals += 1
         if engine.signals > 1:
@@ -1886,8 +2027,11 @@ def main(argv=None):
             os._exit(EXIT_ERROR)
         with engine.lock:
             engine.draining = True
-        LOG.info("Received %s; stop admitting requests. Gracefully exiting... Remaining number of requests %d",
-                 signal.Signals(signum).name, engine.inflight())
+        LOG.info(
+            "Received %s; stop admitting requests. Gracefully exiting... Remaining number of requests %d",
+            signal.Signals(signum).name,
+            engine.inflight(),
+        )
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -1922,11 +2066,15 @@ def main(argv=None):
 def on_loaded(engine, httpd):
     """Weights loaded on this rank: start serving HTTP (rank 0: warm up first)."""
     s = engine.s
-    log_tp("Load weight end. type=EmulatedForCausalLM, dtype=torch.bfloat16, avail mem=41.20 GB, "
-           "mem usage=37.30 GB.", s)
-    log_tp("max_total_num_tokens=%d, chunked_prefill_size=8192, max_prefill_tokens=16384, "
-           "max_running_requests=%s, context_len=%d"
-           % (s.max_total_tokens, s.max_running_requests or 4096, s.context_length), s)
+    log_tp(
+        "Load weight end. type=EmulatedForCausalLM, dtype=torch.bfloat16, avail mem=41.20 GB, mem usage=37.30 GB.", s
+    )
+    log_tp(
+        "max_total_num_tokens=%d, chunked_prefill_size=8192, max_prefill_tokens=16384, "
+        "max_running_requests=%s, context_len=%d"
+        % (s.max_total_tokens, s.max_running_requests or 4096, s.context_length),
+        s,
+    )
     start_http(httpd)
     with engine.lock:
         engine.loaded = True
@@ -1948,8 +2096,14 @@ def run_loop(engine, dist, httpd):
             last_tick = now
             dist.tick()
         # weights loaded: every rank joined, start delay elapsed
-        if not engine.loaded and not engine.draining and engine.formed_at is not None and not s.fail_ready \
-                and engine.broken_at is None and now - engine.formed_at >= s.start_delay:
+        if (
+            not engine.loaded
+            and not engine.draining
+            and engine.formed_at is not None
+            and not s.fail_ready
+            and engine.broken_at is None
+            and now - engine.formed_at >= s.start_delay
+        ):
             on_loaded(engine, httpd)
         # graceful exit
         if engine.draining:
@@ -1969,22 +2123,36 @@ def run_loop(engine, dist, httpd):
             if dist.rejected is not None:
                 return EXIT_ERROR
             if dist.gave_up:
-                LOG.error("Could not join node rank 0 at %s:%d within --dist-timeout %.0fs",
-                          s.dist_host, s.dist_port, s.dist_timeout)
+                LOG.error(
+                    "Could not join node rank 0 at %s:%d within --dist-timeout %.0fs",
+                    s.dist_host,
+                    s.dist_port,
+                    s.dist_timeout,
+                )
                 return EXIT_ERROR
             if engine.rank0_shutdown and 0 not in engine.peers:
                 LOG.info("Received ShutdownReq from node rank 0; schedulers exited.")
                 return EXIT_OK
         # rank 0 waiting for the group
-        if s.node_rank == 0 and engine.formed_at is None and s.dist_timeout is not None \
-                and now - engine.t_start > s.dist_timeout:
-            LOG.error("Not all %d nodes joined within --dist-timeout %.0fs (joined: %s)", s.nnodes,
-                      s.dist_timeout, sorted([0] + list(engine.peers)))
+        if (
+            s.node_rank == 0
+            and engine.formed_at is None
+            and s.dist_timeout is not None
+            and now - engine.t_start > s.dist_timeout
+        ):
+            LOG.error(
+                "Not all %d nodes joined within --dist-timeout %.0fs (joined: %s)",
+                s.nnodes,
+                s.dist_timeout,
+                sorted([0] + list(engine.peers)),
+            )
             return EXIT_ERROR
         # watchdog (a peer went silent): utils/watchdog.py ends in SIGQUIT as well
         if engine.broken_at is not None and not engine.crashing and now - engine.broken_at >= s.watchdog_timeout:
-            scheduler_exception("Scheduler watchdog timeout (self.watchdog_timeout=%s, self.soft=False): %s"
-                                % (s.watchdog_timeout, engine.broken_reason))
+            scheduler_exception(
+                "Scheduler watchdog timeout (self.watchdog_timeout=%s, self.soft=False): %s"
+                % (s.watchdog_timeout, engine.broken_reason)
+            )
 
 
 if __name__ == "__main__":

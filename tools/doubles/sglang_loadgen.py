@@ -77,6 +77,7 @@ class RequestFailed(Exception):
 # pure helpers (imported by the unit tests)
 # ----------------------------------------------------------------------------
 
+
 def is_stream_request(n, ratio):
     """Deterministic: exactly ``ratio`` of requests 0..n-1 stream."""
     if ratio <= 0:
@@ -158,6 +159,7 @@ def summary_line(result):
 # the load generator
 # ----------------------------------------------------------------------------
 
+
 class LoadGen(object):
     def __init__(self, args, api_key=None, admin_api_key=None):
         self.args = args
@@ -216,14 +218,17 @@ class LoadGen(object):
         """Send request n; return None on success, raise RequestFailed."""
         timeout = self.args.timeout
         deadline = time.monotonic() + timeout
-        body = json.dumps({
-            "model": self.args.model,
-            "messages": [{"role": "user", "content": "request %d" % n}],
-            "max_tokens": self.args.max_tokens,
-            "stream": stream,
-        }).encode("utf-8")
-        headers = self._headers({"Content-Type": "application/json",
-                                 "Accept": "text/event-stream" if stream else "application/json"})
+        body = json.dumps(
+            {
+                "model": self.args.model,
+                "messages": [{"role": "user", "content": "request %d" % n}],
+                "max_tokens": self.args.max_tokens,
+                "stream": stream,
+            }
+        ).encode("utf-8")
+        headers = self._headers(
+            {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
+        )
         conn = self._connect(timeout)
         try:
             try:
@@ -379,14 +384,16 @@ class LoadGen(object):
             self.failed += 1
             self.failure_reasons[failure.reason] = self.failure_reasons.get(failure.reason, 0) + 1
             if len(self.failures) < MAX_FAILURE_RECORDS:
-                self.failures.append({
-                    "t": round(self._now(), 3),
-                    "n": n,
-                    "stream": stream,
-                    "reason": failure.reason,
-                    "detail": failure.detail,
-                    "elapsed_ms": round(elapsed * 1000.0, 1),
-                })
+                self.failures.append(
+                    {
+                        "t": round(self._now(), 3),
+                        "n": n,
+                        "stream": stream,
+                        "reason": failure.reason,
+                        "detail": failure.detail,
+                        "elapsed_ms": round(elapsed * 1000.0, 1),
+                    }
+                )
 
     def _sender(self):
         while not self.stop.is_set():
@@ -408,8 +415,11 @@ class LoadGen(object):
         timeout = min(2.0, self.args.timeout)
         conn = self._connect(timeout)
         try:
-            conn.request("GET", self.base_path + "/workers",
-                         headers=self._headers({"Accept": "application/json"}, key=self.admin_api_key))
+            conn.request(
+                "GET",
+                self.base_path + "/workers",
+                headers=self._headers({"Accept": "application/json"}, key=self.admin_api_key),
+            )
             resp = conn.getresponse()
             raw = resp.read(MAX_BODY_BYTES)
             if resp.status != 200:
@@ -456,8 +466,9 @@ class LoadGen(object):
         threads = []
         if args.sample_workers:
             threads.append(threading.Thread(target=self._sampler, name="sampler", daemon=True))
-        senders = [threading.Thread(target=self._sender, name="sender-%d" % i, daemon=True)
-                   for i in range(args.concurrency)]
+        senders = [
+            threading.Thread(target=self._sender, name="sender-%d" % i, daemon=True) for i in range(args.concurrency)
+        ]
         for t in threads + senders:
             t.start()
 
@@ -530,6 +541,7 @@ class LoadGen(object):
 # CLI
 # ----------------------------------------------------------------------------
 
+
 def _positive_float(text):
     value = float(text)
     if math.isnan(value) or value <= 0 or math.isinf(value):
@@ -553,25 +565,33 @@ def _ratio(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="sglang_loadgen.py", allow_abbrev=False,
-        description="Bounded closed-loop load generator for an SGLang router "
-                    "(API key from $LOADGEN_API_KEY).")
+        prog="sglang_loadgen.py",
+        allow_abbrev=False,
+        description="Bounded closed-loop load generator for an SGLang router (API key from $LOADGEN_API_KEY).",
+    )
     parser.add_argument("--url", required=True, help="router base URL, e.g. http://127.0.0.1:30000")
     parser.add_argument("--model", required=True, help="model name sent in each request")
     parser.add_argument("--concurrency", type=_positive_int, default=4, help="closed-loop threads (default 4)")
-    parser.add_argument("--duration", type=_positive_float, required=True,
-                        help="seconds; hard upper bound on sending (plus --drain)")
+    parser.add_argument(
+        "--duration", type=_positive_float, required=True, help="seconds; hard upper bound on sending (plus --drain)"
+    )
     parser.add_argument("--stop-file", default=None, help="stop early when this file exists")
     parser.add_argument("--max-tokens", type=_positive_int, default=16, help="max_tokens per request (default 16)")
-    parser.add_argument("--stream-ratio", type=_ratio, default=0.5,
-                        help="fraction of requests with stream: true (default 0.5)")
+    parser.add_argument(
+        "--stream-ratio", type=_ratio, default=0.5, help="fraction of requests with stream: true (default 0.5)"
+    )
     parser.add_argument("--timeout", type=_positive_float, default=60.0, help="per-request timeout s (default 60)")
-    parser.add_argument("--drain", type=_positive_float, default=None,
-                        help="max seconds to wait for in-flight requests after stopping (default --timeout)")
+    parser.add_argument(
+        "--drain",
+        type=_positive_float,
+        default=None,
+        help="max seconds to wait for in-flight requests after stopping (default --timeout)",
+    )
     parser.add_argument("--rate", type=_positive_float, default=None, help="cap on total requests/s")
     parser.add_argument("--out", default=None, help="write JSON results here")
-    parser.add_argument("--sample-workers", action="store_true",
-                        help="poll GET {url}/workers every 0.25 s and record the worker count")
+    parser.add_argument(
+        "--sample-workers", action="store_true", help="poll GET {url}/workers every 0.25 s and record the worker count"
+    )
     return parser
 
 
@@ -597,8 +617,13 @@ def format_summary(result):
 
     lines = [
         "sglang_loadgen: %s for %.1f s (stop: %s), %d requests, %.2f req/s"
-        % (result["config"]["url"], result["duration_s"], result["stop_reason"],
-           result["requests"], result["requests_per_s"]),
+        % (
+            result["config"]["url"],
+            result["duration_s"],
+            result["stop_reason"],
+            result["requests"],
+            result["requests_per_s"],
+        ),
         "  ok=%d failed=%d abandoned=%d stream=%d"
         % (result["ok"], result["failed"], result["abandoned"], result["stream_requests"]),
         "  latency ms (ok): p50=%s p95=%s p99=%s max=%s"
@@ -607,9 +632,16 @@ def format_summary(result):
     for reason, count in result["failure_reasons"].items():
         lines.append("  failure %s: %d" % (reason, count))
     if "workers_min" in result:
-        lines.append("  workers: min=%s max=%s changes=%d samples=%d errors=%d"
-                     % (result["workers_min"], result["workers_max"], len(result["workers_timeline"]),
-                        result["workers_samples"], result["workers_sample_errors"]))
+        lines.append(
+            "  workers: min=%s max=%s changes=%d samples=%d errors=%d"
+            % (
+                result["workers_min"],
+                result["workers_max"],
+                len(result["workers_timeline"]),
+                result["workers_samples"],
+                result["workers_sample_errors"],
+            )
+        )
     lines.append(summary_line(result))
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ Run by verify.yml against the molecule inventory:
     pytest --hosts=ansible://all --ansible-inventory=$MOLECULE_INVENTORY_FILE molecule/hardening/tests
 Behaviour (probes across hosts, API keys, rollouts) stays in verify.yml's Ansible tasks.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,17 +41,20 @@ def test_units_are_active_and_enabled(host):
     assert host.service(main).is_running
 
 
-@pytest.mark.parametrize("path, mode, router", [
-    ("/etc/sglang/%s.secrets.yaml" % GROUP, 0o600, False),
-    ("/etc/sglang/%s.env" % GROUP, 0o600, False),
-    ("/etc/sglang/%s.identity" % GROUP, 0o644, False),
-    ("/etc/systemd/system/sglang-%s.service" % GROUP, 0o644, False),
-    ("/etc/sglang-router/api-key", 0o600, True),
-    ("/etc/sglang-router/admin-api-key", 0o600, True),
-    ("/etc/systemd/system/sglang-router.service", 0o644, True),
-    ("/etc/gpufleet/firewall/%s.nft" % TABLE, 0o644, None),
-    ("/etc/systemd/system/gpufleet-firewall.service", 0o644, None),
-])
+@pytest.mark.parametrize(
+    "path, mode, router",
+    [
+        ("/etc/sglang/%s.secrets.yaml" % GROUP, 0o600, False),
+        ("/etc/sglang/%s.env" % GROUP, 0o600, False),
+        ("/etc/sglang/%s.identity" % GROUP, 0o644, False),
+        ("/etc/systemd/system/sglang-%s.service" % GROUP, 0o644, False),
+        ("/etc/sglang-router/api-key", 0o600, True),
+        ("/etc/sglang-router/admin-api-key", 0o600, True),
+        ("/etc/systemd/system/sglang-router.service", 0o644, True),
+        ("/etc/gpufleet/firewall/%s.nft" % TABLE, 0o644, None),
+        ("/etc/systemd/system/gpufleet-firewall.service", 0o644, None),
+    ],
+)
 def test_files_modes_and_owners(host, path, mode, router):
     if router is not None and router != is_router(host):
         pytest.skip("not on this kind of host")
@@ -105,8 +109,9 @@ def is_loopback(address):
 def test_ports_listen_only_where_the_firewall_guards_them(host):
     guarded = guarded_ports(host)
     assert guarded, "the live table names no port"
-    exposed = sorted(port for address, port in listening(host)
-                     if not is_loopback(address) and port not in guarded | SSH)
+    exposed = sorted(
+        port for address, port in listening(host) if not is_loopback(address) and port not in guarded | SSH
+    )
     assert exposed == [], "listening outside the firewall's ports: %s (guarded: %s)" % (exposed, sorted(guarded))
 
 
@@ -128,6 +133,9 @@ def test_only_the_key_files_hold_a_key(host):
     secrets = keys(host)
     pattern = "|".join(re.escape(s) for s in secrets)
     holders = sorted(host.run("grep -rlE '%s' /etc /opt 2>/dev/null" % pattern).stdout.split())
-    expected = ["/etc/sglang-router/admin-api-key", "/etc/sglang-router/api-key"] if is_router(host) \
+    expected = (
+        ["/etc/sglang-router/admin-api-key", "/etc/sglang-router/api-key"]
+        if is_router(host)
         else ["/etc/sglang/%s.secrets.yaml" % GROUP]
+    )
     assert holders == expected

@@ -30,7 +30,7 @@ def make_handler(root, token_sha256, log_path):
 
         def do_GET(self):  # pylint: disable=invalid-name
             header = self.headers.get("Authorization", "")
-            token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+            token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
             if hashlib.sha256(token.encode()).hexdigest() != token_sha256:
                 self._log(401, "denied")
                 self.send_response(401)

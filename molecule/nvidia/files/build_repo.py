@@ -105,36 +105,74 @@ def fabricmanager_name(branch):
 def driver_packages(branch, version, gpu_fixtures):
     """The Debian CUDA repository's driver packages, as test doubles."""
     up = upstream(version)
-    smi_files = {"usr/bin/nvidia-smi": ("#!/bin/sh\n# TEST DOUBLE of nvidia-smi: prints real captures.\n"
-                                        "exec python3 /opt/fake-nvidia-smi/fake_nvidia_smi.py \"$@\"\n", 0o755)}
-    for rel in ["fake_nvidia_smi.py"] + [os.path.join(capture, name) for capture in ("h200-x2", "h100-x1")
-                                          for name in sorted(os.listdir(os.path.join(gpu_fixtures, capture)))]:
+    smi_files = {
+        "usr/bin/nvidia-smi": (
+            "#!/bin/sh\n# TEST DOUBLE of nvidia-smi: prints real captures.\n"
+            'exec python3 /opt/fake-nvidia-smi/fake_nvidia_smi.py "$@"\n',
+            0o755,
+        )
+    }
+    for rel in ["fake_nvidia_smi.py"] + [
+        os.path.join(capture, name)
+        for capture in ("h200-x2", "h100-x1")
+        for name in sorted(os.listdir(os.path.join(gpu_fixtures, capture)))
+    ]:
         with open(os.path.join(gpu_fixtures, rel)) as f:
             smi_files["opt/fake-nvidia-smi/" + rel] = (f.read(), 0o644)
     return [
-        dict(name="nvidia-open-%s" % branch, version=version,
-             depends="nvidia-driver-cuda (= {v}), nvidia-kernel-open-dkms (= {v}), nvidia-persistenced (= {v})",
-             description="NVIDIA driver %s, open kernel modules (meta package)" % branch),
-        dict(name="cuda-drivers-%s" % branch, version=version,
-             depends="nvidia-driver-cuda (= {v}), nvidia-kernel-dkms (= {v}), nvidia-persistenced (= {v})",
-             description="CUDA drivers %s, proprietary kernel modules (meta package)" % branch),
-        dict(name="nvidia-driver-cuda", version=version, files=smi_files,
-             description="NVIDIA driver CUDA integration components (nvidia-smi)"),
-        dict(name="nvidia-kernel-open-dkms", version=version, conflicts="nvidia-kernel-dkms",
-             files={"usr/src/nvidia-%s/VERSION" % up: (up + "\n", 0o644)},
-             description="NVIDIA open GPU kernel module source (DKMS)"),
-        dict(name="nvidia-kernel-dkms", version=version, conflicts="nvidia-kernel-open-dkms",
-             files={"usr/src/nvidia-%s/VERSION" % up: (up + "\n", 0o644)},
-             description="NVIDIA proprietary kernel module source (DKMS)"),
-        dict(name="nvidia-persistenced", version=version, postinst=POSTINST_UNITS,
-             files={"usr/bin/nvidia-persistenced": (DAEMON.format(name="nvidia-persistenced"), 0o755),
-                    "lib/systemd/system/nvidia-persistenced.service": (PERSISTENCED_UNIT, 0o644)},
-             description="daemon to maintain persistent software state in the NVIDIA driver"),
-        dict(name=fabricmanager_name(branch), version=version, postinst=POSTINST_UNITS,
-             files={"usr/bin/nv-fabricmanager": (FABRICMANAGER.format(version=up), 0o755),
-                    "usr/share/nvidia/nvswitch/fabricmanager.cfg": ("LOG_LEVEL=4\n", 0o644),
-                    "lib/systemd/system/nvidia-fabricmanager.service": (FABRICMANAGER_UNIT, 0o644)},
-             description="Fabric Manager for NVSwitch based systems"),
+        dict(
+            name="nvidia-open-%s" % branch,
+            version=version,
+            depends="nvidia-driver-cuda (= {v}), nvidia-kernel-open-dkms (= {v}), nvidia-persistenced (= {v})",
+            description="NVIDIA driver %s, open kernel modules (meta package)" % branch,
+        ),
+        dict(
+            name="cuda-drivers-%s" % branch,
+            version=version,
+            depends="nvidia-driver-cuda (= {v}), nvidia-kernel-dkms (= {v}), nvidia-persistenced (= {v})",
+            description="CUDA drivers %s, proprietary kernel modules (meta package)" % branch,
+        ),
+        dict(
+            name="nvidia-driver-cuda",
+            version=version,
+            files=smi_files,
+            description="NVIDIA driver CUDA integration components (nvidia-smi)",
+        ),
+        dict(
+            name="nvidia-kernel-open-dkms",
+            version=version,
+            conflicts="nvidia-kernel-dkms",
+            files={"usr/src/nvidia-%s/VERSION" % up: (up + "\n", 0o644)},
+            description="NVIDIA open GPU kernel module source (DKMS)",
+        ),
+        dict(
+            name="nvidia-kernel-dkms",
+            version=version,
+            conflicts="nvidia-kernel-open-dkms",
+            files={"usr/src/nvidia-%s/VERSION" % up: (up + "\n", 0o644)},
+            description="NVIDIA proprietary kernel module source (DKMS)",
+        ),
+        dict(
+            name="nvidia-persistenced",
+            version=version,
+            postinst=POSTINST_UNITS,
+            files={
+                "usr/bin/nvidia-persistenced": (DAEMON.format(name="nvidia-persistenced"), 0o755),
+                "lib/systemd/system/nvidia-persistenced.service": (PERSISTENCED_UNIT, 0o644),
+            },
+            description="daemon to maintain persistent software state in the NVIDIA driver",
+        ),
+        dict(
+            name=fabricmanager_name(branch),
+            version=version,
+            postinst=POSTINST_UNITS,
+            files={
+                "usr/bin/nv-fabricmanager": (FABRICMANAGER.format(version=up), 0o755),
+                "usr/share/nvidia/nvswitch/fabricmanager.cfg": ("LOG_LEVEL=4\n", 0o644),
+                "lib/systemd/system/nvidia-fabricmanager.service": (FABRICMANAGER_UNIT, 0o644),
+            },
+            description="Fabric Manager for NVSwitch based systems",
+        ),
     ]
 
 
@@ -142,19 +180,38 @@ def toolkit_packages(version, ctk_source):
     with open(ctk_source) as f:
         ctk = f.read().replace("@VERSION@", upstream(version))
     return [
-        dict(name="nvidia-container-toolkit", version=version,
-             depends="nvidia-container-toolkit-base (= {v}), libnvidia-container-tools (= {v})",
-             description="NVIDIA Container toolkit"),
-        dict(name="nvidia-container-toolkit-base", version=version,
-             files={"usr/lib/nvidia-ctk/nvidia_ctk_standin.py": (ctk, 0o644),
-                    "usr/bin/nvidia-ctk": ("#!/bin/sh\n# TEST DOUBLE of nvidia-ctk\n"
-                                           "exec python3 /usr/lib/nvidia-ctk/nvidia_ctk_standin.py \"$@\"\n", 0o755),
-                    "usr/bin/nvidia-container-runtime": ("#!/bin/sh\n# TEST DOUBLE\nexec runc \"$@\"\n", 0o755)},
-             description="NVIDIA Container Toolkit Base"),
-        dict(name="libnvidia-container-tools", version=version, depends="libnvidia-container1 (= {v})",
-             files={"usr/bin/nvidia-container-cli": ("#!/bin/sh\n# TEST DOUBLE\necho \"version: %s\"\n"
-                                                     % upstream(version), 0o755)},
-             description="NVIDIA container runtime library (command-line tools)"),
+        dict(
+            name="nvidia-container-toolkit",
+            version=version,
+            depends="nvidia-container-toolkit-base (= {v}), libnvidia-container-tools (= {v})",
+            description="NVIDIA Container toolkit",
+        ),
+        dict(
+            name="nvidia-container-toolkit-base",
+            version=version,
+            files={
+                "usr/lib/nvidia-ctk/nvidia_ctk_standin.py": (ctk, 0o644),
+                "usr/bin/nvidia-ctk": (
+                    "#!/bin/sh\n# TEST DOUBLE of nvidia-ctk\n"
+                    'exec python3 /usr/lib/nvidia-ctk/nvidia_ctk_standin.py "$@"\n',
+                    0o755,
+                ),
+                "usr/bin/nvidia-container-runtime": ('#!/bin/sh\n# TEST DOUBLE\nexec runc "$@"\n', 0o755),
+            },
+            description="NVIDIA Container Toolkit Base",
+        ),
+        dict(
+            name="libnvidia-container-tools",
+            version=version,
+            depends="libnvidia-container1 (= {v})",
+            files={
+                "usr/bin/nvidia-container-cli": (
+                    '#!/bin/sh\n# TEST DOUBLE\necho "version: %s"\n' % upstream(version),
+                    0o755,
+                )
+            },
+            description="NVIDIA container runtime library (command-line tools)",
+        ),
         dict(name="libnvidia-container1", version=version, description="NVIDIA container runtime library"),
     ]
 
@@ -169,8 +226,14 @@ def build_deb(pkg, workdir, outdir):
         with open(path, "w") as f:
             f.write(content)
         os.chmod(path, mode)
-    control = ["Package: %s" % pkg["name"], "Version: %s" % pkg["version"], "Architecture: %s" % ARCH,
-               "Maintainer: %s" % MAINTAINER, "Section: non-free/libs", "Priority: optional"]
+    control = [
+        "Package: %s" % pkg["name"],
+        "Version: %s" % pkg["version"],
+        "Architecture: %s" % ARCH,
+        "Maintainer: %s" % MAINTAINER,
+        "Section: non-free/libs",
+        "Priority: optional",
+    ]
     for field in ("depends", "conflicts"):
         if pkg.get(field):
             control.append("%s: %s" % (field.capitalize(), pkg[field].format(v=pkg["version"])))
@@ -183,8 +246,9 @@ def build_deb(pkg, workdir, outdir):
             f.write(pkg["postinst"])
         os.chmod(os.path.join(debian, "postinst"), 0o755)
     deb = os.path.join(outdir, "%s_%s_%s.deb" % (pkg["name"], pkg["version"], ARCH))
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, deb], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, deb], check=True, stdout=subprocess.DEVNULL
+    )
     shutil.rmtree(root)
     return deb
 
@@ -192,8 +256,12 @@ def build_deb(pkg, workdir, outdir):
 def digests(path):
     with open(path, "rb") as f:
         data = f.read()
-    return {"size": len(data), "MD5Sum": hashlib.md5(data).hexdigest(), "SHA1": hashlib.sha1(data).hexdigest(),
-            "SHA256": hashlib.sha256(data).hexdigest()}
+    return {
+        "size": len(data),
+        "MD5Sum": hashlib.md5(data).hexdigest(),
+        "SHA1": hashlib.sha1(data).hexdigest(),
+        "SHA256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def write_index(repo_dir, debs, gnupghome, label):
@@ -202,15 +270,22 @@ def write_index(repo_dir, debs, gnupghome, label):
     for deb in sorted(debs):
         control = subprocess.run(["dpkg-deb", "-f", deb], capture_output=True, text=True, check=True).stdout
         d = digests(deb)
-        stanzas.append(control.rstrip("\n") + "\nFilename: ./%s\nSize: %d\nMD5sum: %s\nSHA1: %s\nSHA256: %s\n"
-                       % (os.path.basename(deb), d["size"], d["MD5Sum"], d["SHA1"], d["SHA256"]))
+        stanzas.append(
+            control.rstrip("\n")
+            + "\nFilename: ./%s\nSize: %d\nMD5sum: %s\nSHA1: %s\nSHA256: %s\n"
+            % (os.path.basename(deb), d["size"], d["MD5Sum"], d["SHA1"], d["SHA256"])
+        )
     packages = os.path.join(repo_dir, "Packages")
     with open(packages, "w") as f:
         f.write("\n".join(stanzas))
     with open(packages, "rb") as f, gzip.open(packages + ".gz", "wb") as g:
         g.write(f.read())
-    lines = ["Origin: gpufleet test doubles", "Label: %s (TEST DOUBLE)" % label, "Architectures: %s" % ARCH,
-             "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime())]
+    lines = [
+        "Origin: gpufleet test doubles",
+        "Label: %s (TEST DOUBLE)" % label,
+        "Architectures: %s" % ARCH,
+        "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()),
+    ]
     for algo in ("MD5Sum", "SHA1", "SHA256"):
         lines.append("%s:" % algo)
         for name in ("Packages", "Packages.gz"):
@@ -227,19 +302,39 @@ def write_index(repo_dir, debs, gnupghome, label):
 def make_key(gnupghome):
     os.makedirs(gnupghome, mode=0o700, exist_ok=True)
     gpg = ["gpg", "--homedir", gnupghome, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", ""]
-    subprocess.run(gpg + ["--quick-generate-key", "gpufleet test repository (THROWAWAY) <test@gpufleet.invalid>",
-                          "ed25519", "sign", "1d"], check=True, stderr=subprocess.DEVNULL)
-    out = subprocess.run(["gpg", "--homedir", gnupghome, "--batch", "--with-colons", "--list-keys"],
-                         capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        gpg
+        + [
+            "--quick-generate-key",
+            "gpufleet test repository (THROWAWAY) <test@gpufleet.invalid>",
+            "ed25519",
+            "sign",
+            "1d",
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    out = subprocess.run(
+        ["gpg", "--homedir", gnupghome, "--batch", "--with-colons", "--list-keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     fingerprint = [line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")][0]
-    public = subprocess.run(["gpg", "--homedir", gnupghome, "--batch", "--armor", "--export", fingerprint],
-                            capture_output=True, text=True, check=True).stdout
+    public = subprocess.run(
+        ["gpg", "--homedir", gnupghome, "--batch", "--armor", "--export", fingerprint],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return fingerprint, public
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gpu-fixtures", required=True, help="tests/fixtures/gpu: fake_nvidia_smi.py, h200-x2/, h100-x1/")
+    parser.add_argument(
+        "--gpu-fixtures", required=True, help="tests/fixtures/gpu: fake_nvidia_smi.py, h200-x2/, h100-x1/"
+    )
     parser.add_argument("--ctk", required=True, help="nvidia_ctk_standin.py")
     parser.add_argument("--out", required=True)
     parser.add_argument("--branch", required=True)
@@ -251,10 +346,14 @@ def main():
     fingerprint, public_key = make_key(args.gnupghome)
     work = tempfile.mkdtemp()
     repos = {
-        "cuda/debian12/x86_64": ([p for v in args.driver for p in driver_packages(args.branch, v, args.gpu_fixtures)],
-                                 ["3bf863cc.pub"]),
-        "libnvidia-container/stable/deb/%s" % ARCH: ([p for v in args.toolkit for p in toolkit_packages(v, args.ctk)],
-                                                     ["../../../gpgkey"]),
+        "cuda/debian12/x86_64": (
+            [p for v in args.driver for p in driver_packages(args.branch, v, args.gpu_fixtures)],
+            ["3bf863cc.pub"],
+        ),
+        "libnvidia-container/stable/deb/%s" % ARCH: (
+            [p for v in args.toolkit for p in toolkit_packages(v, args.ctk)],
+            ["../../../gpgkey"],
+        ),
     }
     for rel, (packages, key_names) in repos.items():
         repo_dir = os.path.join(args.out, rel)

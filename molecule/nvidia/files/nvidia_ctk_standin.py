@@ -147,7 +147,7 @@ def configure_containerd(path, dry_run, set_default, drop_in):
         match = re.search(r"^imports\s*=\s*\[(.*)\]\s*$", top, re.M)
         if match:
             items = [i for i in (x.strip() for x in match.group(1).split(",")) if i] + [wanted]
-            top = top[:match.start()] + "imports = [%s]" % ", ".join(items) + top[match.end():]
+            top = top[: match.start()] + "imports = [%s]" % ", ".join(items) + top[match.end() :]
         else:
             top = ("" if top.strip() else "version = 2\n") + "imports = [%s]\n" % wanted + top
     if dry_run:
@@ -165,8 +165,10 @@ def usage():
     if supports_drop_in():
         flags.append("--drop-in-config value")
     flags += ["--nvidia-set-as-default, --set-as-default", "--help, -h"]
-    return ("NAME:\n   nvidia-ctk runtime configure - Add a runtime to the specified container engine\n\n"
-            "OPTIONS:\n" + "".join("   %s\n" % f for f in flags))
+    return (
+        "NAME:\n   nvidia-ctk runtime configure - Add a runtime to the specified container engine\n\n"
+        "OPTIONS:\n" + "".join("   %s\n" % f for f in flags)
+    )
 
 
 def cdi_generate(opts):
@@ -175,14 +177,18 @@ def cdi_generate(opts):
     except (OSError, subprocess.CalledProcessError) as exc:
         die("failed to initialize NVML: %s" % exc)
     gpus = re.findall(r"^GPU (\d+): .*\(UUID: (GPU-[0-9a-f-]+)\)", out, re.M)
-    lines = ['cdiVersion: 0.5.0', 'kind: nvidia.com/gpu', 'devices:']
+    lines = ["cdiVersion: 0.5.0", "kind: nvidia.com/gpu", "devices:"]
     for index, uuid in gpus:
         for name in (index, uuid):
-            lines += ['- name: "%s"' % name, '  containerEdits:', '    deviceNodes:',
-                      '    - path: /dev/nvidia%s' % index]
-    lines += ['- name: all', '  containerEdits:', '    deviceNodes:']
-    lines += ['    - path: /dev/nvidia%s' % index for index, _uuid in gpus]
-    lines += ['containerEdits:', '  deviceNodes:', '  - path: /dev/nvidiactl', '  - path: /dev/nvidia-uvm']
+            lines += [
+                '- name: "%s"' % name,
+                "  containerEdits:",
+                "    deviceNodes:",
+                "    - path: /dev/nvidia%s" % index,
+            ]
+    lines += ["- name: all", "  containerEdits:", "    deviceNodes:"]
+    lines += ["    - path: /dev/nvidia%s" % index for index, _uuid in gpus]
+    lines += ["containerEdits:", "  deviceNodes:", "  - path: /dev/nvidiactl", "  - path: /dev/nvidia-uvm"]
     text = "\n".join(lines) + "\n"
     if opts.get("output"):
         emit(text, opts["output"], False)

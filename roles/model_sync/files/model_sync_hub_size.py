@@ -25,16 +25,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         from huggingface_hub import snapshot_download
-        files = snapshot_download(args.repo, revision=args.revision, allow_patterns=args.include,
-                                  ignore_patterns=args.exclude, dry_run=True)
+
+        files = snapshot_download(
+            args.repo, revision=args.revision, allow_patterns=args.include, ignore_patterns=args.exclude, dry_run=True
+        )
         sizes = [f.file_size for f in files]
         commit = files[0].commit_hash if files else ""
     except TypeError:  # an older huggingface_hub without dry_run
         from huggingface_hub import HfApi
         from huggingface_hub.utils import filter_repo_objects
+
         info = HfApi().model_info(args.repo, revision=args.revision, files_metadata=True)
-        names = set(filter_repo_objects([s.rfilename for s in info.siblings], allow_patterns=args.include,
-                                        ignore_patterns=args.exclude))
+        names = set(
+            filter_repo_objects(
+                [s.rfilename for s in info.siblings], allow_patterns=args.include, ignore_patterns=args.exclude
+            )
+        )
         sizes = [s.size for s in info.siblings if s.rfilename in names]
         commit = info.sha or ""
     if any(size is None for size in sizes):

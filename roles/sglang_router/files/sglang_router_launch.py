@@ -37,8 +37,14 @@ import os
 import sys
 
 # Flags whose value is a credential: only the key files may set them.
-SECRET_FLAGS = ("--api-key", "--control-plane-api-keys", "--tenant-api-key", "--oracle-password",
-                "--postgres-db-url", "--redis-url")
+SECRET_FLAGS = (
+    "--api-key",
+    "--control-plane-api-keys",
+    "--tenant-api-key",
+    "--oracle-password",
+    "--postgres-db-url",
+    "--redis-url",
+)
 # id and name of the admin key in smg's control-plane key list ('id:name:role:key').
 ADMIN_KEY_ID = "gpufleet-admin"
 ADMIN_KEY_NAME = "gpufleet.sglang admin"
@@ -52,8 +58,10 @@ def refuse_secret_flags(argv):
     for token in argv:
         name = token.split("=", 1)[0]
         if name in SECRET_FLAGS:
-            raise LaunchError("refusing %s on the command line; keys come from GPUFLEET_ROUTER_API_KEY_FILE and "
-                              "GPUFLEET_ROUTER_ADMIN_API_KEY_FILE" % name)
+            raise LaunchError(
+                "refusing %s on the command line; keys come from GPUFLEET_ROUTER_API_KEY_FILE and "
+                "GPUFLEET_ROUTER_ADMIN_API_KEY_FILE" % name
+            )
 
 
 def read_key(path, what):
@@ -68,8 +76,9 @@ def read_key(path, what):
 
 
 def build_parser(router_args_cls):
-    parser = argparse.ArgumentParser(prog="sglang_router_launch", allow_abbrev=False,
-                                     description="smg launch, keys from files")
+    parser = argparse.ArgumentParser(
+        prog="sglang_router_launch", allow_abbrev=False, description="smg launch, keys from files"
+    )
     router_args_cls.add_cli_args(parser, use_router_prefix=False)
     return parser
 

@@ -2,6 +2,7 @@
 prometheus-community/ansible checks in CI (.github/scripts/lint_arguments_spec.sh): the same
 variable names, and where a default is a plain value (not a template), the same default.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -36,8 +37,10 @@ def spec_problems(defaults, options):
         value, spec = defaults[name], options[name]
         if isinstance(value, str) and "{{" in value:
             if "default" in spec:
-                problems.append("%s: defaults/main.yml computes it (%s), the spec states default %r; drop the "
-                                "spec's default and describe it" % (name, value.strip(), spec["default"]))
+                problems.append(
+                    "%s: defaults/main.yml computes it (%s), the spec states default %r; drop the "
+                    "spec's default and describe it" % (name, value.strip(), spec["default"])
+                )
             continue
         stated = spec.get("default", MISSING)
         if value is None:
@@ -59,15 +62,18 @@ def test_every_role_has_argument_specs():
     assert sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == [r.name for r in ROLES]
 
 
-@pytest.mark.parametrize("defaults, options, expected", [
-    ({"r_a": 1}, {}, "r_a: in defaults/main.yml, not in meta/argument_specs.yml"),
-    ({}, {"r_a": {"type": "int"}}, "r_a: in meta/argument_specs.yml, not in defaults/main.yml"),
-    ({"r_a": 1}, {"r_a": {"default": 2}}, "r_a: defaults/main.yml has 1, the spec default 2"),
-    ({"r_a": "1"}, {"r_a": {"default": 1}}, "r_a: defaults/main.yml has '1', the spec default 1"),
-    ({"r_a": []}, {"r_a": {"type": "list"}}, "r_a: defaults/main.yml has [], the spec states no default"),
-    ({"r_a": None}, {"r_a": {"default": 3}}, "r_a: defaults/main.yml has null, the spec default 3"),
-    ({"r_a": "{{ x }}"}, {"r_a": {"default": ""}}, "r_a: defaults/main.yml computes it ({{ x }})"),
-])
+@pytest.mark.parametrize(
+    "defaults, options, expected",
+    [
+        ({"r_a": 1}, {}, "r_a: in defaults/main.yml, not in meta/argument_specs.yml"),
+        ({}, {"r_a": {"type": "int"}}, "r_a: in meta/argument_specs.yml, not in defaults/main.yml"),
+        ({"r_a": 1}, {"r_a": {"default": 2}}, "r_a: defaults/main.yml has 1, the spec default 2"),
+        ({"r_a": "1"}, {"r_a": {"default": 1}}, "r_a: defaults/main.yml has '1', the spec default 1"),
+        ({"r_a": []}, {"r_a": {"type": "list"}}, "r_a: defaults/main.yml has [], the spec states no default"),
+        ({"r_a": None}, {"r_a": {"default": 3}}, "r_a: defaults/main.yml has null, the spec default 3"),
+        ({"r_a": "{{ x }}"}, {"r_a": {"default": ""}}, "r_a: defaults/main.yml computes it ({{ x }})"),
+    ],
+)
 def test_the_check_finds_each_kind_of_drift(defaults, options, expected):
     problems = spec_problems(defaults, options)
     assert len(problems) == 1 and problems[0].startswith(expected)

@@ -1,5 +1,6 @@
 """model_fanout as an action plugin (issue 17): holders and sites are read from the play hosts'
 variables on the controller; the plan and the pipeline come back; bad input is a message."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ HOSTS = ["h%d" % i for i in range(1, 9)]
 
 
 def task_vars(holders=(), sites=None):
-    hostvars = dict((h, {"__model_sync_holder": h in holders, "__model_sync_host_site": (sites or {}).get(h, "")})
-                    for h in HOSTS)
+    hostvars = dict(
+        (h, {"__model_sync_holder": h in holders, "__model_sync_host_site": (sites or {}).get(h, "")}) for h in HOSTS
+    )
     return {"ansible_play_hosts": list(HOSTS), "hostvars": hostvars}
 
 
@@ -43,14 +45,17 @@ def test_nobody_holds_a_copy_one_seed_fetches():
     assert result["seeds"] == ["h1"] and result["pipeline"]["copies"]["h1"]["src"] == SOURCE
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"peer_fanout": "two"}, "model_sync_peer_fanout must be an integer >= 1, got 'two'"),
-    ({"seed_count": 0}, "model_sync_seed_count must be an integer >= 1, got 0"),
-    ({"max_parallel": True}, "model_sync_max_parallel must be an integer >= 1, got True"),
-    ({"preferred_seeds": "h1"}, "model_sync_seed_hosts must be a list of host names"),
-    ({"pipline": True}, "unknown option(s) pipline"),
-    ({"pipeline": "maybe"}, "expected a boolean, got 'maybe'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"peer_fanout": "two"}, "model_sync_peer_fanout must be an integer >= 1, got 'two'"),
+        ({"seed_count": 0}, "model_sync_seed_count must be an integer >= 1, got 0"),
+        ({"max_parallel": True}, "model_sync_max_parallel must be an integer >= 1, got True"),
+        ({"preferred_seeds": "h1"}, "model_sync_seed_hosts must be a list of host names"),
+        ({"pipline": True}, "unknown option(s) pipline"),
+        ({"pipeline": "maybe"}, "expected a boolean, got 'maybe'"),
+    ],
+)
 def test_bad_input_is_a_message(args, message):
     with pytest.raises(FanoutError) as err:
         fanout(args, task_vars())
@@ -93,11 +98,22 @@ def test_through_ansible_playbook(tmp_path):
     out = tmp_path / "r.json"
     (tmp_path / "inv.yml").write_text(INVENTORY % sys.executable)
     (tmp_path / "play.yml").write_text(PLAY % out)
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"), "PATH": "/usr/bin:/bin",
-           "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp_path)}
-    proc = subprocess.run([PLAYBOOK, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml")],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          cwd=str(tmp_path), timeout=300, check=False)
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"),
+        "PATH": "/usr/bin:/bin",
+        "ANSIBLE_NOCOLOR": "1",
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [PLAYBOOK, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
+        check=False,
+    )
     result = json.loads(out.read_text())
     assert result["holders"] == ["h2"] and result["seeds"] == ["h4"]
     assert result["pipeline"]["copies"]["h1"] == {"src": "h2", "src_complete": True, "level": 1}

@@ -2,6 +2,7 @@
 the module's RETURN (``contains:``, with its type), and every documented key is returned, so the docs
 and the plan cannot drift apart.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -27,14 +28,26 @@ def full_plan():
     """Every kind of entry: a two-node group with secrets and a preset, a one-node group, two routers."""
     model_groups = {"r1_a": ["gpu-a1", "gpu-a2"], "small": ["gpu-s1"]}
     hostvars = {
-        "gpu-a1": {"ansible_host": "10.20.0.11", "sglang_model_path": "/models/r1",
-                   "sglang_preset": "deepseek-r1-fp8-2x8", "sglang_has_secrets": True,
-                   "sglang_secret_vars": {"sglang_api_key": 0}},
-        "gpu-a2": {"ansible_host": "10.20.0.12", "sglang_model_path": "/models/r1",
-                   "sglang_preset": "deepseek-r1-fp8-2x8", "sglang_has_secrets": True,
-                   "sglang_secret_vars": {"sglang_api_key": 0}},
-        "gpu-s1": {"ansible_host": "10.20.0.13", "sglang_model_path": "/models/s", "sglang_nodes_per_group": 1,
-                   "sglang_served_model_name": "small"},
+        "gpu-a1": {
+            "ansible_host": "10.20.0.11",
+            "sglang_model_path": "/models/r1",
+            "sglang_preset": "deepseek-r1-fp8-2x8",
+            "sglang_has_secrets": True,
+            "sglang_secret_vars": {"sglang_api_key": 0},
+        },
+        "gpu-a2": {
+            "ansible_host": "10.20.0.12",
+            "sglang_model_path": "/models/r1",
+            "sglang_preset": "deepseek-r1-fp8-2x8",
+            "sglang_has_secrets": True,
+            "sglang_secret_vars": {"sglang_api_key": 0},
+        },
+        "gpu-s1": {
+            "ansible_host": "10.20.0.13",
+            "sglang_model_path": "/models/s",
+            "sglang_nodes_per_group": 1,
+            "sglang_served_model_name": "small",
+        },
     }
     routers = {"router-1": {}, "router-2": {"sglang_router_port": 8080}}
     return plan_fleet(model_groups, hostvars, routers=routers)
@@ -66,8 +79,9 @@ def walk(doc, value, path):
     if kind is list and doc.get("elements") in TYPES and doc["elements"] != "dict":
         for i, item in enumerate(value):
             if not isinstance(item, TYPES[doc["elements"]]):
-                problems.append("%s[%d]: documented as %s, returned %s" % (path, i, doc["elements"],
-                                                                           type(item).__name__))
+                problems.append(
+                    "%s[%d]: documented as %s, returned %s" % (path, i, doc["elements"], type(item).__name__)
+                )
     return problems
 
 

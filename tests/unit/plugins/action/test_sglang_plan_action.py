@@ -2,6 +2,7 @@
 with values that are not JSON-plain (YAML dates as keys, sets, NaN) and with secrets. Every bad input
 ends in the plan's own message, never a traceback, and no secret appears in any output, -vvv included.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,10 +78,23 @@ all:
 def run_plan(tmp_path, inventory, *extra):
     inv = tmp_path / "hosts.yml"
     inv.write_text(inventory)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    res = subprocess.run([PLAYBOOK, str(ROOT / "playbooks" / "plan.yml"), "-i", str(inv)] + list(extra),
-                         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT), check=False)
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    res = subprocess.run(
+        [PLAYBOOK, str(ROOT / "playbooks" / "plan.yml"), "-i", str(inv)] + list(extra),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=str(ROOT),
+        check=False,
+    )
     return res.returncode, res.stdout + res.stderr
 
 
@@ -89,18 +103,21 @@ def bad_run(tmp_path_factory):
     return run_plan(tmp_path_factory.mktemp("bad"), BAD_INVENTORY, "-vvv")
 
 
-@pytest.mark.parametrize("needle", [
-    "group date_key (sglang_args): unknown SGLang 0.5.23 flag --2024-01-01",
-    "group date_key_speculative: sglang_speculative.2024-01-01 is not a known key",
-    "group set_value: sglang_extra_args item 1: --log-level takes 1 value(s), got 0",
-    "group nan_value: sglang_mem_fraction_static=nan must be a fraction of GPU memory strictly between 0 and 1",
-    "group key_differs: sglang_api_key differs between its hosts (value 1 on h-k1; value 2 on h-k2; values not shown)",
-    "group one_token_key: --api-key (in sglang_extra_args item 1) is a secret and must not be on the command line; "
-    "set sglang_api_key",
-    "group admin_key_in_args: --admin-api-key (in sglang_args) is a secret",
-    "host h-map: sglang_api_key must be a string (from vault), not a mapping (value not shown)",
-    "group timestamp_value: sglang_tp_size=two must be a positive integer",
-])
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "group date_key (sglang_args): unknown SGLang 0.5.23 flag --2024-01-01",
+        "group date_key_speculative: sglang_speculative.2024-01-01 is not a known key",
+        "group set_value: sglang_extra_args item 1: --log-level takes 1 value(s), got 0",
+        "group nan_value: sglang_mem_fraction_static=nan must be a fraction of GPU memory strictly between 0 and 1",
+        "group key_differs: sglang_api_key differs between its hosts (value 1 on h-k1; value 2 on h-k2; values not shown)",
+        "group one_token_key: --api-key (in sglang_extra_args item 1) is a secret and must not be on the command line; "
+        "set sglang_api_key",
+        "group admin_key_in_args: --admin-api-key (in sglang_args) is a secret",
+        "host h-map: sglang_api_key must be a string (from vault), not a mapping (value not shown)",
+        "group timestamp_value: sglang_tp_size=two must be a positive integer",
+    ],
+)
 def test_bad_inventory_is_refused_with_every_problem_and_no_traceback(bad_run, needle):
     rc, out = bad_run
     assert rc != 0
@@ -124,8 +141,11 @@ def test_secrets_never_reach_the_plan_or_the_output(tmp_path):
     assert "SECRET" not in text
     plan = json.loads(text)
     group = plan["groups"]["r1"]
-    assert group["secret_vars"] == {"api-key": "sglang_api_key", "admin-api-key": "sglang_admin_api_key",
-                                    "ssl-keyfile-password": "sglang_ssl_keyfile_password"}
+    assert group["secret_vars"] == {
+        "api-key": "sglang_api_key",
+        "admin-api-key": "sglang_admin_api_key",
+        "ssl-keyfile-password": "sglang_ssl_keyfile_password",
+    }
     argv = group["nodes"][0]["argv"]
     assert argv[argv.index("--config") + 1] == "/etc/sglang/r1.secrets.yaml"
     assert group["dist_init_addr"] == "[fd00::11]:20000" and group["url"] == "http://[fd00::11]:30000"
@@ -154,14 +174,17 @@ all:
 """
 
 
-@pytest.mark.parametrize("needle", [
-    "router router-1: sglang_router_version 0.3.2 is an sglang-router release",
-    "router router-1: sglang_router_extra_args: --mini-lb: the Python mini load balancer is gone from smg",
-    "router router-1: sglang_router_extra_args: --api is not an smg option (full names only, abbreviations are "
-    "refused) (did you mean --api-key?)",
-    "router router-1: sglang_router_api_key is set but sglang_router_admin_api_key is not",
-    "router router-1: group r1 has an sglang_api_key different from sglang_router_api_key",
-])
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "router router-1: sglang_router_version 0.3.2 is an sglang-router release",
+        "router router-1: sglang_router_extra_args: --mini-lb: the Python mini load balancer is gone from smg",
+        "router router-1: sglang_router_extra_args: --api is not an smg option (full names only, abbreviations are "
+        "refused) (did you mean --api-key?)",
+        "router router-1: sglang_router_api_key is set but sglang_router_admin_api_key is not",
+        "router router-1: group r1 has an sglang_api_key different from sglang_router_api_key",
+    ],
+)
 def test_an_sglang_router_inventory_fails_before_any_host_naming_the_variable(tmp_path, needle):
     rc, out = run_plan(tmp_path, ROUTER_0_3_INVENTORY, "-vvv")
     assert rc != 0 and "nothing was changed" in out

@@ -8,6 +8,7 @@ turn the errors into fail_json with the message, never a traceback.
 
 ``test_case_count_by_class`` prints the count per class (pytest -s).
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,10 @@ REMAP = (GPU / "remapped-rows.csv").read_text()
 JSON_RUN = json.loads((NCCL / "all_reduce_g2.json").read_text())
 TEXT_RUN = (NCCL / "all_reduce_perf_g2.txt").read_text()
 HUGE = "9" * 400
-LEAKS = re.compile(r"Traceback|KeyError|TypeError|AttributeError|object has no attribute|not subscriptable|"
-                   r"not iterable|^'[^']*'$")
+LEAKS = re.compile(
+    r"Traceback|KeyError|TypeError|AttributeError|object has no attribute|not subscriptable|"
+    r"not iterable|^'[^']*'$"
+)
 
 
 def facts():
@@ -87,6 +90,7 @@ def json_run(**changes):
 def run_on(content, **params):
     def call(tmp_path):
         return run_check(dict({"src": nccl_file(tmp_path, content), "host": "gpu-a1"}, **params))
+
     return call
 
 
@@ -95,31 +99,71 @@ NJ = "nccl-tests JSON wrong types"
 REFUSE = [
     (NJ, "args-int", run_on(json_run(args=5)), NcclTestsError, ["result.json", "'args' is a number, expected a list"]),
     (NJ, "args-object", run_on(json_run(args={"a": 1})), NcclTestsError, ["'args' is an object, expected a list"]),
-    (NJ, "args-string", run_on(json_run(args="all_reduce_perf -b 8")), NcclTestsError,
-     ["'args' is a string, expected a list"]),
+    (
+        NJ,
+        "args-string",
+        run_on(json_run(args="all_reduce_perf -b 8")),
+        NcclTestsError,
+        ["'args' is a string, expected a list"],
+    ),
     (NJ, "env-int", run_on(json_run(env=1)), NcclTestsError, ["'env' is a number, expected a list"]),
     (NJ, "env-string", run_on(json_run(env="NCCL_DEBUG=INFO")), NcclTestsError, ["'env' is a string"]),
     (NJ, "env-bool", run_on(json_run(env=True)), NcclTestsError, ["'env' is a boolean"]),
     (NJ, "config-list", run_on(json_run(config=[1, 2])), NcclTestsError, ["'config' is a list, expected an object"]),
     (NJ, "config-string", run_on(json_run(config="x")), NcclTestsError, ["'config' is a string"]),
-    (NJ, "devices-int", run_on(json_run(config={"devices": 3})), NcclTestsError,
-     ["'config.devices' is a number, expected a list"]),
-    (NJ, "devices-object", run_on(json_run(config={"devices": {"rank": 0}})), NcclTestsError,
-     ["'config.devices' is an object"]),
-    (NJ, "results-object", run_on(json_run(results={"size": 8})), NcclTestsError,
-     ["'results' is an object, expected a list"]),
+    (
+        NJ,
+        "devices-int",
+        run_on(json_run(config={"devices": 3})),
+        NcclTestsError,
+        ["'config.devices' is a number, expected a list"],
+    ),
+    (
+        NJ,
+        "devices-object",
+        run_on(json_run(config={"devices": {"rank": 0}})),
+        NcclTestsError,
+        ["'config.devices' is an object"],
+    ),
+    (
+        NJ,
+        "results-object",
+        run_on(json_run(results={"size": 8})),
+        NcclTestsError,
+        ["'results' is an object, expected a list"],
+    ),
     (NJ, "results-int", run_on(json_run(results=7)), NcclTestsError, ["'results' is a number"]),
     (NJ, "results-string", run_on(json_run(results="8 2 float sum")), NcclTestsError, ["'results' is a string"]),
     (NJ, "errors-int", run_on(json_run(errors=1)), NcclTestsError, ["'errors' is a number, expected a list"]),
     (NJ, "errors-string", run_on(json_run(errors="NCCL failure")), NcclTestsError, ["'errors' is a string"]),
-    (NJ, "oob-list", run_on(json_run(out_of_bounds=[0])), NcclTestsError,
-     ["'out_of_bounds' is a list, expected an object"]),
-    (NJ, "bitwise-string", run_on(json_run(bitwise_mismatches="0")), NcclTestsError,
-     ["'bitwise_mismatches' is a string"]),
-    (NJ, "average-list", run_on(json_run(average_bus_bandwidth=[1.0])), NcclTestsError,
-     ["'average_bus_bandwidth' is a list"]),
-    (NJ, "average-number", run_on(json_run(average_bus_bandwidth=104.8)), NcclTestsError,
-     ["'average_bus_bandwidth' is a number"]),
+    (
+        NJ,
+        "oob-list",
+        run_on(json_run(out_of_bounds=[0])),
+        NcclTestsError,
+        ["'out_of_bounds' is a list, expected an object"],
+    ),
+    (
+        NJ,
+        "bitwise-string",
+        run_on(json_run(bitwise_mismatches="0")),
+        NcclTestsError,
+        ["'bitwise_mismatches' is a string"],
+    ),
+    (
+        NJ,
+        "average-list",
+        run_on(json_run(average_bus_bandwidth=[1.0])),
+        NcclTestsError,
+        ["'average_bus_bandwidth' is a list"],
+    ),
+    (
+        NJ,
+        "average-number",
+        run_on(json_run(average_bus_bandwidth=104.8)),
+        NcclTestsError,
+        ["'average_bus_bandwidth' is a number"],
+    ),
 ]
 GX = "nvidia-smi XML/CSV"
 
@@ -132,43 +176,125 @@ REFUSE += [
     (GX, "xml-none", lambda _t: build_facts(None), GpuFactsError, ["nvidia-smi -q -x printed no text (got NoneType)"]),
     (GX, "xml-bytes", lambda _t: build_facts(XML.encode()), GpuFactsError, ["printed no text (got bytes)"]),
     (GX, "xml-empty", lambda _t: build_facts(""), GpuFactsError, ["nvidia-smi -q -x printed no valid XML"]),
-    (GX, "xml-truncated", lambda _t: build_facts(XML[:len(XML) // 2]), GpuFactsError, ["printed no valid XML"]),
-    (GX, "xml-text-output", lambda _t: build_facts((GPU / "nvidia-smi-q.txt").read_text()), GpuFactsError,
-     ["printed no valid XML"]),
-    (GX, "xml-wrong-root", lambda _t: build_facts("<log/>"), GpuFactsError, ["printed <log>, expected <nvidia_smi_log>"]),
-    (GX, "xml-huge-memory", lambda _t: build_facts(_xml_total(HUGE)), GpuFactsError,
-     ["nvidia-smi -q -x, GPU 0 (00000000:00:06.0): fb_memory_usage/total is '999", "expected a count"]),
-    (GX, "xml-negative-memory", lambda _t: build_facts(_xml_total("-143771")), GpuFactsError,
-     ["GPU 0 (00000000:00:06.0): fb_memory_usage/total is '-143771 MiB', expected a count"]),
-    (GX, "xml-2-to-the-64-memory", lambda _t: build_facts(_xml_total(str(2 ** 64))), GpuFactsError,
-     ["fb_memory_usage/total is '18446744073709551616 MiB'"]),
-    (GX, "xml-huge-attached", lambda _t: build_facts(XML.replace("<attached_gpus>2</attached_gpus>",
-                                                                 "<attached_gpus>%s</attached_gpus>" % HUGE)),
-     GpuFactsError, ["nvidia-smi -q -x: attached_gpus is '999"]),
-    (GX, "xml-huge-ecc", lambda _t: build_facts(re.sub(r"<dram_uncorrectable>0</dram_uncorrectable>",
-                                                       "<dram_uncorrectable>%s</dram_uncorrectable>" % HUGE, XML,
-                                                       count=1)),
-     GpuFactsError, ["GPU 0 (00000000:00:06.0): dram_uncorrectable is '999"]),
-    (GX, "xml-negative-remap", lambda _t: build_facts(re.sub(r"<remapped_row_unc>0</remapped_row_unc>",
-                                                             "<remapped_row_unc>-3</remapped_row_unc>", XML, count=1)),
-     GpuFactsError, ["GPU 0 (00000000:00:06.0): remapped_rows/remapped_row_unc is '-3'"]),
-    (GX, "xml-huge-pcie-width", lambda _t: build_facts(re.sub(r"<max_link_width>16x</max_link_width>",
-                                                              "<max_link_width>%sx</max_link_width>" % HUGE, XML,
-                                                              count=1)),
-     GpuFactsError, ["link_widths/max_link_width is '999"]),
-    (GX, "csv-huge-memory", lambda _t: build_facts(XML, query_csv=CSV.replace("143771", HUGE, 1)), GpuFactsError,
-     ["nvidia-smi --query-gpu row 1 (00000000:00:06.0): memory.total is '999"]),
-    (GX, "csv-negative-ecc",
-     lambda _t: build_facts(XML, query_csv=_csv_field(CSV, 1, "ecc.errors.uncorrected.volatile.total", "-1")),
-     GpuFactsError, ["--query-gpu row 2 (00000000:00:07.0): ecc.errors.uncorrected.volatile.total is '-1'"]),
-    (GX, "csv-huge-index", lambda _t: build_facts(XML, query_csv=_csv_field(CSV, 0, "index", HUGE)), GpuFactsError,
-     ["--query-gpu row 1 (00000000:00:06.0): index is '999"]),
-    (GX, "csv-short-row", lambda _t: build_facts(XML, query_csv="0, NVIDIA H200\n"), GpuFactsError,
-     ["nvidia-smi query output row 1 has 2 values for"]),
-    (GX, "csv-bad-quoting", lambda _t: build_facts(XML, query_csv='"0, NVIDIA H200\n'), GpuFactsError,
-     ["row 1 has 1 values"]),
-    (GX, "remap-huge", lambda _t: build_facts(XML, remapped_csv=REMAP.replace(", 0,", ", %s," % HUGE, 1)), GpuFactsError,
-     ["nvidia-smi --query-remapped-rows row 1", "is '999"]),
+    (GX, "xml-truncated", lambda _t: build_facts(XML[: len(XML) // 2]), GpuFactsError, ["printed no valid XML"]),
+    (
+        GX,
+        "xml-text-output",
+        lambda _t: build_facts((GPU / "nvidia-smi-q.txt").read_text()),
+        GpuFactsError,
+        ["printed no valid XML"],
+    ),
+    (
+        GX,
+        "xml-wrong-root",
+        lambda _t: build_facts("<log/>"),
+        GpuFactsError,
+        ["printed <log>, expected <nvidia_smi_log>"],
+    ),
+    (
+        GX,
+        "xml-huge-memory",
+        lambda _t: build_facts(_xml_total(HUGE)),
+        GpuFactsError,
+        ["nvidia-smi -q -x, GPU 0 (00000000:00:06.0): fb_memory_usage/total is '999", "expected a count"],
+    ),
+    (
+        GX,
+        "xml-negative-memory",
+        lambda _t: build_facts(_xml_total("-143771")),
+        GpuFactsError,
+        ["GPU 0 (00000000:00:06.0): fb_memory_usage/total is '-143771 MiB', expected a count"],
+    ),
+    (
+        GX,
+        "xml-2-to-the-64-memory",
+        lambda _t: build_facts(_xml_total(str(2**64))),
+        GpuFactsError,
+        ["fb_memory_usage/total is '18446744073709551616 MiB'"],
+    ),
+    (
+        GX,
+        "xml-huge-attached",
+        lambda _t: build_facts(
+            XML.replace("<attached_gpus>2</attached_gpus>", "<attached_gpus>%s</attached_gpus>" % HUGE)
+        ),
+        GpuFactsError,
+        ["nvidia-smi -q -x: attached_gpus is '999"],
+    ),
+    (
+        GX,
+        "xml-huge-ecc",
+        lambda _t: build_facts(
+            re.sub(
+                r"<dram_uncorrectable>0</dram_uncorrectable>",
+                "<dram_uncorrectable>%s</dram_uncorrectable>" % HUGE,
+                XML,
+                count=1,
+            )
+        ),
+        GpuFactsError,
+        ["GPU 0 (00000000:00:06.0): dram_uncorrectable is '999"],
+    ),
+    (
+        GX,
+        "xml-negative-remap",
+        lambda _t: build_facts(
+            re.sub(r"<remapped_row_unc>0</remapped_row_unc>", "<remapped_row_unc>-3</remapped_row_unc>", XML, count=1)
+        ),
+        GpuFactsError,
+        ["GPU 0 (00000000:00:06.0): remapped_rows/remapped_row_unc is '-3'"],
+    ),
+    (
+        GX,
+        "xml-huge-pcie-width",
+        lambda _t: build_facts(
+            re.sub(r"<max_link_width>16x</max_link_width>", "<max_link_width>%sx</max_link_width>" % HUGE, XML, count=1)
+        ),
+        GpuFactsError,
+        ["link_widths/max_link_width is '999"],
+    ),
+    (
+        GX,
+        "csv-huge-memory",
+        lambda _t: build_facts(XML, query_csv=CSV.replace("143771", HUGE, 1)),
+        GpuFactsError,
+        ["nvidia-smi --query-gpu row 1 (00000000:00:06.0): memory.total is '999"],
+    ),
+    (
+        GX,
+        "csv-negative-ecc",
+        lambda _t: build_facts(XML, query_csv=_csv_field(CSV, 1, "ecc.errors.uncorrected.volatile.total", "-1")),
+        GpuFactsError,
+        ["--query-gpu row 2 (00000000:00:07.0): ecc.errors.uncorrected.volatile.total is '-1'"],
+    ),
+    (
+        GX,
+        "csv-huge-index",
+        lambda _t: build_facts(XML, query_csv=_csv_field(CSV, 0, "index", HUGE)),
+        GpuFactsError,
+        ["--query-gpu row 1 (00000000:00:06.0): index is '999"],
+    ),
+    (
+        GX,
+        "csv-short-row",
+        lambda _t: build_facts(XML, query_csv="0, NVIDIA H200\n"),
+        GpuFactsError,
+        ["nvidia-smi query output row 1 has 2 values for"],
+    ),
+    (
+        GX,
+        "csv-bad-quoting",
+        lambda _t: build_facts(XML, query_csv='"0, NVIDIA H200\n'),
+        GpuFactsError,
+        ["row 1 has 1 values"],
+    ),
+    (
+        GX,
+        "remap-huge",
+        lambda _t: build_facts(XML, remapped_csv=REMAP.replace(", 0,", ", %s," % HUGE, 1)),
+        GpuFactsError,
+        ["nvidia-smi --query-remapped-rows row 1", "is '999"],
+    ),
 ]
 
 
@@ -184,8 +310,11 @@ PF = "hand-made preflight facts"
 
 
 def _pf(facts_value, needles):
-    return (lambda _t: host_findings("gpu-a1", facts_value, {"expected_gpu_count": 2}), PreflightError,
-            ["gpu-a1: "] + needles)
+    return (
+        lambda _t: host_findings("gpu-a1", facts_value, {"expected_gpu_count": 2}),
+        PreflightError,
+        ["gpu-a1: "] + needles,
+    )
 
 
 G0 = "gpufleet_gpus.0."
@@ -199,15 +328,31 @@ for case_id, path, value, needles in [
     ("gpu-string", "gpufleet_gpus.0", "H200", ["gpufleet_gpus[0] is 'H200', expected a mapping"]),
     ("gpu-list", "gpufleet_gpus.0", [], ["gpufleet_gpus[0] is [], expected a mapping"]),
     ("driver-string", "gpufleet_gpu_driver", "580.159.04", ["gpufleet_gpu_driver is '580.159.04', expected a mapping"]),
-    ("driver-version-int", "gpufleet_gpu_driver.driver_version", 580,
-     ["gpufleet_gpu_driver.driver_version is 580, expected a string"]),
-    ("cuda-version-float", "gpufleet_gpu_driver.cuda_version", 13.0,
-     ["gpufleet_gpu_driver.cuda_version is 13.0, expected a string"]),
-    ("persistence-word", G0 + "persistence_mode", "Enabled",
-     ["gpufleet_gpus[0].persistence_mode is 'Enabled', expected true or false"]),
+    (
+        "driver-version-int",
+        "gpufleet_gpu_driver.driver_version",
+        580,
+        ["gpufleet_gpu_driver.driver_version is 580, expected a string"],
+    ),
+    (
+        "cuda-version-float",
+        "gpufleet_gpu_driver.cuda_version",
+        13.0,
+        ["gpufleet_gpu_driver.cuda_version is 13.0, expected a string"],
+    ),
+    (
+        "persistence-word",
+        G0 + "persistence_mode",
+        "Enabled",
+        ["gpufleet_gpus[0].persistence_mode is 'Enabled', expected true or false"],
+    ),
     ("persistence-int", G0 + "persistence_mode", 1, ["persistence_mode is 1, expected true or false"]),
-    ("memory-string", G0 + "memory_total_mib", "143771 MiB",
-     ["gpufleet_gpus[0].memory_total_mib is '143771 MiB', expected a count (an integer >= 0)"]),
+    (
+        "memory-string",
+        G0 + "memory_total_mib",
+        "143771 MiB",
+        ["gpufleet_gpus[0].memory_total_mib is '143771 MiB', expected a count (an integer >= 0)"],
+    ),
     ("memory-float", G0 + "memory_total_mib", 80.5, ["memory_total_mib is 80.5, expected a count"]),
     ("memory-nan", G0 + "memory_total_mib", float("nan"), ["memory_total_mib is nan, expected a count"]),
     ("memory-inf", G0 + "memory_total_mib", float("inf"), ["memory_total_mib is inf, expected a count"]),
@@ -218,28 +363,54 @@ for case_id, path, value, needles in [
     ("name-int", G0 + "name", 200, ["gpufleet_gpus[0].name is 200, expected a string"]),
     ("ecc-string", G0 + "ecc", "Enabled", ["gpufleet_gpus[0].ecc is 'Enabled', expected a mapping"]),
     ("ecc-mode-bool", G0 + "ecc.mode_current", True, ["gpufleet_gpus[0].ecc.mode_current is True, expected a string"]),
-    ("ecc-count-string", G0 + "ecc.uncorrectable_volatile", "0",
-     ["gpufleet_gpus[0].ecc.uncorrectable_volatile is '0', expected a count"]),
+    (
+        "ecc-count-string",
+        G0 + "ecc.uncorrectable_volatile",
+        "0",
+        ["gpufleet_gpus[0].ecc.uncorrectable_volatile is '0', expected a count"],
+    ),
     ("ecc-count-negative", G0 + "ecc.uncorrectable_aggregate", -5, ["ecc.uncorrectable_aggregate is -5"]),
     ("remap-list", G0 + "remapped_rows", [0, 0], ["gpufleet_gpus[0].remapped_rows is [0, 0], expected a mapping"]),
-    ("remap-pending-word", G0 + "remapped_rows.pending", "Yes",
-     ["gpufleet_gpus[0].remapped_rows.pending is 'Yes', expected true or false"]),
+    (
+        "remap-pending-word",
+        G0 + "remapped_rows.pending",
+        "Yes",
+        ["gpufleet_gpus[0].remapped_rows.pending is 'Yes', expected true or false"],
+    ),
     ("pcie-width-string", G0 + "pcie.width_current", "16x", ["gpufleet_gpus[0].pcie.width_current is '16x'"]),
     ("pcie-string", G0 + "pcie", "Gen5 x16", ["gpufleet_gpus[0].pcie is 'Gen5 x16', expected a mapping"]),
-    ("clocks-string", G0 + "clocks_event_reasons", "hw_slowdown",
-     ["gpufleet_gpus[0].clocks_event_reasons is 'hw_slowdown', expected a list of strings"]),
-    ("clocks-ints", G0 + "clocks_event_reasons", [1, 2], ["clocks_event_reasons is [1, 2], expected a list of strings"]),
+    (
+        "clocks-string",
+        G0 + "clocks_event_reasons",
+        "hw_slowdown",
+        ["gpufleet_gpus[0].clocks_event_reasons is 'hw_slowdown', expected a list of strings"],
+    ),
+    (
+        "clocks-ints",
+        G0 + "clocks_event_reasons",
+        [1, 2],
+        ["clocks_event_reasons is [1, 2], expected a list of strings"],
+    ),
     ("nvlink-list", G0 + "nvlink", [1], ["gpufleet_gpus[0].nvlink is [1], expected a mapping"]),
-    ("nvlink-inactive-string", G0 + "nvlink", {"total": 2, "inactive_links": "0,1"},
-     ["gpufleet_gpus[0].nvlink.inactive_links is '0,1', expected a list of counts"]),
+    (
+        "nvlink-inactive-string",
+        G0 + "nvlink",
+        {"total": 2, "inactive_links": "0,1"},
+        ["gpufleet_gpus[0].nvlink.inactive_links is '0,1', expected a list of counts"],
+    ),
     ("fabric-string", G0 + "fabric", "Completed", ["gpufleet_gpus[0].fabric is 'Completed', expected a mapping"]),
     ("fabric-state-int", G0 + "fabric.state", 3, ["gpufleet_gpus[0].fabric.state is 3, expected a string"]),
     ("mig-bool", G0 + "mig_mode", False, ["gpufleet_gpus[0].mig_mode is False, expected a string"]),
 ]:
     REFUSE.append((PF, case_id) + _pf(spoiled(path, value), needles))
 REFUSE += [
-    (PF, "facts-list", lambda _t: host_findings("gpu-a1", [facts()]), PreflightError,
-     ["gpu-a1: no GPU facts to judge", "got list"]),
+    (
+        PF,
+        "facts-list",
+        lambda _t: host_findings("gpu-a1", [facts()]),
+        PreflightError,
+        ["gpu-a1: no GPU facts to judge", "got list"],
+    ),
     (PF, "facts-string", lambda _t: host_findings("gpu-a1", "{}"), PreflightError, ["gpu-a1: no GPU facts", "got str"]),
     (PF, "facts-none", lambda _t: host_findings("gpu-a1", None), PreflightError, ["gpu-a1: no GPU facts"]),
 ]
@@ -273,38 +444,53 @@ JUDGED = [
     (NV, "busbw-nan", _dump(_row_values(bus_bw=float("nan"))), False),
     (NV, "busbw-inf", _dump(_row_values(bus_bw=float("inf"))), False),
     (NV, "busbw-negative", _dump(_row_values(bus_bw=-5.0)), False),
-    (NV, "busbw-huge-int", _dump(_row_values(bus_bw=10 ** 400)), False),
+    (NV, "busbw-huge-int", _dump(_row_values(bus_bw=10**400)), False),
     (NV, "busbw-string", _dump(_row_values(bus_bw="fast")), False),
     (NV, "busbw-list", _dump(_row_values(bus_bw=[1.0])), False),
-    (NV, "nwrong-huge", _dump(_row_values(nwrong=10 ** 400)), False),
+    (NV, "nwrong-huge", _dump(_row_values(nwrong=10**400)), False),
     (NV, "nwrong-negative", _dump(_row_values(nwrong=-1)), None),
     (NV, "nwrong-string", _dump(_row_values(nwrong="N/A")), None),
     (NV, "time-inf-literal", json.dumps(_row_values()).replace('"time": ', '"time": 1e999, "x": ', 1), None),
-    (NV, "size-negative", _dump(dict(JSON_RUN, results=[dict(r, size=-r["size"]) for r in JSON_RUN["results"]])),
-     False),
-    (NV, "size-huge", _dump(dict(JSON_RUN, results=[dict(r, size=10 ** 400) for r in JSON_RUN["results"]])), None),
-    (NV, "size-string", _dump(dict(JSON_RUN, results=[dict(r, size=str(r["size"])) for r in JSON_RUN["results"]])),
-     False),
+    (
+        NV,
+        "size-negative",
+        _dump(dict(JSON_RUN, results=[dict(r, size=-r["size"]) for r in JSON_RUN["results"]])),
+        False,
+    ),
+    (NV, "size-huge", _dump(dict(JSON_RUN, results=[dict(r, size=10**400) for r in JSON_RUN["results"]])), None),
+    (
+        NV,
+        "size-string",
+        _dump(dict(JSON_RUN, results=[dict(r, size=str(r["size"])) for r in JSON_RUN["results"]])),
+        False,
+    ),
     (NV, "results-items-not-objects", _dump(dict(JSON_RUN, results=[1, "a", None, []])), False),
-    (NV, "nccl-version-huge", _dump(dict(JSON_RUN, nccl_version=10 ** 400)), None),
+    (NV, "nccl-version-huge", _dump(dict(JSON_RUN, nccl_version=10**400)), None),
     (NV, "nccl-version-inf", _dump(dict(JSON_RUN, nccl_version=float("inf"))), None),
     (NV, "nccl-version-string", _dump(dict(JSON_RUN, nccl_version="2.28.9")), None),
-    (NV, "oob-count-huge", _dump(dict(JSON_RUN, out_of_bounds={"count": 10 ** 400, "okay": True})), False),
+    (NV, "oob-count-huge", _dump(dict(JSON_RUN, out_of_bounds={"count": 10**400, "okay": True})), False),
     (NV, "oob-count-nan", _dump(dict(JSON_RUN, out_of_bounds={"count": float("nan"), "okay": "true"})), None),
-    (NV, "average-nan", _dump(dict(JSON_RUN, average_bus_bandwidth={"bandwidth": float("nan"), "okay": "true"})),
-     None),
+    (NV, "average-nan", _dump(dict(JSON_RUN, average_bus_bandwidth={"bandwidth": float("nan"), "okay": "true"})), None),
     (NV, "version-string", _dump(dict(JSON_RUN, version="3")), None),
     (NV, "json-array", "[1, 2, 3]", False),
-    (NV, "json-truncated", _dump(JSON_RUN)[:len(_dump(JSON_RUN)) // 2], False),
+    (NV, "json-truncated", _dump(JSON_RUN)[: len(_dump(JSON_RUN)) // 2], False),
     (NV, "json-empty-object", "{}", False),
     (NV, "json-non-utf8", b'{"version": 3, "args": ["\xff\xfe all_reduce_perf"]}', False),
-    (NV, "text-non-utf8", TEXT_RUN.encode("utf-8").replace(b"#  Avg bus bandwidth", b"#  Avg \xff\xfe bandwidth"),
-     None),
-    (NV, "text-truncated", TEXT_RUN[:len(TEXT_RUN) // 2], False),
+    (
+        NV,
+        "text-non-utf8",
+        TEXT_RUN.encode("utf-8").replace(b"#  Avg bus bandwidth", b"#  Avg \xff\xfe bandwidth"),
+        None,
+    ),
+    (NV, "text-truncated", TEXT_RUN[: len(TEXT_RUN) // 2], False),
     (NV, "text-huge-numbers", re.sub(r"(\s)\d+\.\d+(\s)", lambda m: m.group(1) + HUGE + m.group(2), TEXT_RUN), None),
     (NV, "text-negative-numbers", re.sub(r"(\s)(\d+\.\d+)(\s)", r"\1-\2\3", TEXT_RUN), False),
-    (NV, "text-nan-inf", re.sub(r"(\s)(\d+\.\d+)(\s)", r"\1nan\3", TEXT_RUN, count=40).replace(" 0 ", " inf ", 3),
-     False),
+    (
+        NV,
+        "text-nan-inf",
+        re.sub(r"(\s)(\d+\.\d+)(\s)", r"\1nan\3", TEXT_RUN, count=40).replace(" 0 ", " inf ", 3),
+        False,
+    ),
     (NV, "empty-file", "", False),
     (NV, "nul-bytes", b"\x00" * 64, False),
 ]
@@ -317,16 +503,21 @@ def test_odd_nccl_output_is_judged_not_an_exception(tmp_path, klass, case_id, co
     if passed is not None:
         assert result["passed"] is passed, result
     if not result["passed"]:
-        assert result["failures"] and all(isinstance(f, str) and "gpu-a1" in f for f in result["failures"]), \
-            result["failures"]
-    json.dumps(result, allow_nan=False)         # the module's result is plain JSON (no NaN/inf)
+        assert result["failures"] and all(isinstance(f, str) and "gpu-a1" in f for f in result["failures"]), result[
+            "failures"
+        ]
+    json.dumps(result, allow_nan=False)  # the module's result is plain JSON (no NaN/inf)
 
 
 HP = "hand-made preflight facts judged"
 JUDGED_FACTS = [
-    (HP, "huge-ecc-count", spoiled(G0 + "ecc.uncorrectable_volatile", 10 ** 30),
-     "gpu-a1 GPU 0 (00000000:00:06.0): 1000000000000000000000000000000 uncorrectable ECC error(s)"),
-    (HP, "huge-memory", spoiled(G0 + "memory_total_mib", 10 ** 30), None),
+    (
+        HP,
+        "huge-ecc-count",
+        spoiled(G0 + "ecc.uncorrectable_volatile", 10**30),
+        "gpu-a1 GPU 0 (00000000:00:06.0): 1000000000000000000000000000000 uncorrectable ECC error(s)",
+    ),
+    (HP, "huge-memory", spoiled(G0 + "memory_total_mib", 10**30), None),
     (HP, "gpus-empty", spoiled("gpufleet_gpus", []), "gpu-a1: 0 GPU(s) visible, expected 2"),
     (HP, "persistence-null", spoiled(G0 + "persistence_mode", None), "persistence mode is not reported"),
     (HP, "ecc-null", spoiled(G0 + "ecc", None), "ECC is not reported, expected Enabled"),
@@ -335,8 +526,9 @@ JUDGED_FACTS = [
 ]
 
 
-@pytest.mark.parametrize("klass, case_id, facts_value, needle", JUDGED_FACTS,
-                         ids=["%s/%s" % (j[0], j[1]) for j in JUDGED_FACTS])
+@pytest.mark.parametrize(
+    "klass, case_id, facts_value, needle", JUDGED_FACTS, ids=["%s/%s" % (j[0], j[1]) for j in JUDGED_FACTS]
+)
 def test_odd_but_well_typed_facts_are_judged(klass, case_id, facts_value, needle):
     findings = host_findings("gpu-a1", facts_value, {"expected_gpu_count": 2})
     if needle is None:
@@ -347,25 +539,33 @@ def test_odd_but_well_typed_facts_are_judged(klass, case_id, facts_value, needle
 
 def test_group_parity_names_the_host_of_bad_facts():
     problems = group_problems("h200", [("gpu-a1", facts()), ("gpu-a2", spoiled(G0 + "persistence_mode", "Enabled"))])
-    assert problems == ["group h200: gpu-a2: gpufleet_gpus[0].persistence_mode is 'Enabled', expected true or false "
-                        "(null: not reported). Fix: pass the ansible_facts of gpufleet.sglang.gpu_facts unchanged, "
-                        "or correct the hand-made facts"]
+    assert problems == [
+        "group h200: gpu-a2: gpufleet_gpus[0].persistence_mode is 'Enabled', expected true or false "
+        "(null: not reported). Fix: pass the ansible_facts of gpufleet.sglang.gpu_facts unchanged, "
+        "or correct the hand-made facts"
+    ]
 
 
 # ------------------------------------------------------------------ the modules: fail_json, never a traceback
 def run_module(name, tmp_path, args):
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    proc = subprocess.run([sys.executable, str(REPO / "plugins" / "modules" / name), str(args_file)],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env=dict(os.environ, PYTHONPATH=str(REPO / "collections")))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "plugins" / "modules" / name), str(args_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "collections")),
+    )
     assert "Traceback" not in proc.stdout + proc.stderr
     return json.loads(proc.stdout)
 
 
 def test_preflight_module_fails_cleanly_on_hand_made_facts(tmp_path):
-    result = run_module("gpu_preflight.py", tmp_path, {"facts": spoiled(G0 + "persistence_mode", "Enabled"),
-                                                       "host_label": "gpu-a1"})
+    result = run_module(
+        "gpu_preflight.py", tmp_path, {"facts": spoiled(G0 + "persistence_mode", "Enabled"), "host_label": "gpu-a1"}
+    )
     assert result["failed"] is True
     assert result["msg"].startswith("gpu-a1: gpufleet_gpus[0].persistence_mode is 'Enabled', expected true or false")
 
@@ -374,15 +574,17 @@ def test_nccl_module_fails_cleanly_on_wrong_typed_json(tmp_path):
     src = nccl_file(tmp_path, json_run(results={"size": 8}))
     result = run_module("nccl_tests_check.py", tmp_path, {"src": src, "host": "gpu-a1"})
     assert result["failed"] is True
-    assert result["msg"] == ("nccl_tests_check: src %s: nccl-tests JSON field 'results' is an object, expected a list: "
-                             "the file is not nccl-tests -J output (or was edited); rerun the test" % src)
+    assert result["msg"] == (
+        "nccl_tests_check: src %s: nccl-tests JSON field 'results' is an object, expected a list: "
+        "the file is not nccl-tests -J output (or was edited); rerun the test" % src
+    )
 
 
 def test_facts_module_fails_cleanly_on_corrupted_nvidia_smi_output(tmp_path):
     smi = tmp_path / "nvidia-smi"
     xml = tmp_path / "out.xml"
     xml.write_text(_xml_total(HUGE))
-    smi.write_text("#!/bin/sh\n[ \"$1\" = -q ] && exec cat %s\nexit 1\n" % xml)
+    smi.write_text('#!/bin/sh\n[ "$1" = -q ] && exec cat %s\nexit 1\n' % xml)
     smi.chmod(0o755)
     result = run_module("gpu_facts.py", tmp_path, {"nvidia_smi_path": str(smi)})
     assert result["failed"] is True

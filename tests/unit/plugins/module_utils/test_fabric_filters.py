@@ -3,7 +3,6 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.sglang.plugins.filter.fabric_filters import (
@@ -29,11 +28,14 @@ def test_env_filter_roce():
     assert env["NCCL_IB_GID_INDEX"] == "3" and env["NCCL_SOCKET_IFNAME"] == "=eno1"
 
 
-@pytest.mark.parametrize("fabric, kwargs, fragment", [
-    ("nope", {}, "expects the gpufleet_fabric_facts facts"),
-    (None, {"extra": ["NCCL_X=1"]}, "nccl_fabric_env_extra must be a mapping"),
-    (None, {"extra": {"NCCL_X": "a b"}}, "nccl_fabric_env_extra: NCCL_X='a b'"),
-])
+@pytest.mark.parametrize(
+    "fabric, kwargs, fragment",
+    [
+        ("nope", {}, "expects the gpufleet_fabric_facts facts"),
+        (None, {"extra": ["NCCL_X=1"]}, "nccl_fabric_env_extra must be a mapping"),
+        (None, {"extra": {"NCCL_X": "a b"}}, "nccl_fabric_env_extra: NCCL_X='a b'"),
+    ],
+)
 def test_env_filter_errors_name_the_variable(fabric, kwargs, fragment):
     with pytest.raises(AnsibleFilterError, match=fragment):
         nccl_fabric_env(facts("ib-ndr-8x400") if fabric is None else fabric, **kwargs)

@@ -44,6 +44,7 @@ def capture(host, name, variant=None):
 
 def fake_run(config, calls=None):
     """run(argv) -> (rc, stdout, stderr), answered in-process by the test double."""
+
     def run(argv):
         if calls is not None:
             calls.append(list(argv))
@@ -53,6 +54,7 @@ def fake_run(config, calls=None):
             return 0, FAKE_SMI.answer(config, list(argv[1:])), ""
         except FAKE_SMI.Refused as exc:
             return exc.rc, "", exc.message
+
     return run
 
 
@@ -82,13 +84,33 @@ REAL = [
     ("h200-x2", 0, "persistence_mode", True),
     ("h200-x2", 0, "mig_mode", "Disabled"),
     ("h200-x2", 0, "virtualization_mode", "Pass-Through"),
-    ("h200-x2", 0, "ecc", {"mode_current": "Enabled", "mode_pending": "Enabled", "uncorrectable_volatile": 0,
-                           "uncorrectable_aggregate": 0, "correctable_volatile": 0, "correctable_aggregate": 0}),
+    (
+        "h200-x2",
+        0,
+        "ecc",
+        {
+            "mode_current": "Enabled",
+            "mode_pending": "Enabled",
+            "uncorrectable_volatile": 0,
+            "uncorrectable_aggregate": 0,
+            "correctable_volatile": 0,
+            "correctable_aggregate": 0,
+        },
+    ),
     ("h200-x2", 1, "remapped_rows", {"correctable": 0, "uncorrectable": 0, "pending": False, "failure": False}),
     ("h200-x2", 1, "pcie", {"gen_current": 5, "gen_max": 5, "width_current": 16, "width_max": 16}),
     ("h200-x2", 0, "clocks_event_reasons", ["gpu_idle"]),
-    ("h200-x2", 0, "fabric", {"state": "Completed", "status": "Success", "clique_id": "0",
-                              "cluster_uuid": "00000000-0000-0000-0000-000000000000"}),
+    (
+        "h200-x2",
+        0,
+        "fabric",
+        {
+            "state": "Completed",
+            "status": "Success",
+            "clique_id": "0",
+            "cluster_uuid": "00000000-0000-0000-0000-000000000000",
+        },
+    ),
     ("h200-x2", 1, "nvlink.total", 18),
     ("h200-x2", 1, "nvlink.active", 18),
     ("h200-x2", 1, "nvlink.inactive_links", []),
@@ -112,8 +134,14 @@ def test_real_capture_facts(host, index, path, expected):
 @pytest.mark.parametrize("host, gpus, fabric", [("h200-x2", 2, True), ("h100-x1", 1, False)])
 def test_real_capture_driver(host, gpus, fabric):
     driver = facts_of(host)["driver"]
-    assert driver == {"driver_version": "580.159.04", "cuda_version": "13.0", "attached_gpus": gpus,
-                      "kernel_module": None, "fabric_attached": fabric, "nvidia_smi": "nvidia-smi"}
+    assert driver == {
+        "driver_version": "580.159.04",
+        "cuda_version": "13.0",
+        "attached_gpus": gpus,
+        "kernel_module": None,
+        "fabric_attached": fabric,
+        "nvidia_smi": "nvidia-smi",
+    }
 
 
 @pytest.mark.parametrize("host", ["h200-x2", "h100-x1"])
@@ -121,8 +149,10 @@ def test_real_capture_driver(host, gpus, fabric):
 def test_xml_and_query_csv_agree(host, csv_file):
     """Every value both forms carry is the same: the two parsers read the same GPU the same way."""
     from_xml = gpu_facts.parse_xml(capture(host, "nvidia-smi-q.xml"))["gpus"]
-    from_csv = [gpu_facts.gpu_from_query_row(row)
-                for row in gpu_facts.parse_query_csv(capture(host, csv_file), gpu_facts.QUERY_GPU_FIELDS)]
+    from_csv = [
+        gpu_facts.gpu_from_query_row(row)
+        for row in gpu_facts.parse_query_csv(capture(host, csv_file), gpu_facts.QUERY_GPU_FIELDS)
+    ]
     assert len(from_xml) == len(from_csv)
     compared = 0
     for xml_gpu, csv_gpu in zip(from_xml, from_csv):
@@ -136,23 +166,33 @@ def test_xml_and_query_csv_agree(host, csv_file):
     assert compared >= 15 * len(from_xml)
 
 
-@pytest.mark.parametrize("text", [
-    "00000000:00:06.0, GPU-x, 0, 3, Yes, No\n",
-    "gpu_bus_id, gpu_uuid, remapped_rows.correctable, remapped_rows.uncorrectable, remapped_rows.pending, "
-    "remapped_rows.failure\n00000000:00:06.0, GPU-x, 0, 3, Yes, No\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00000000:00:06.0, GPU-x, 0, 3, Yes, No\n",
+        "gpu_bus_id, gpu_uuid, remapped_rows.correctable, remapped_rows.uncorrectable, remapped_rows.pending, "
+        "remapped_rows.failure\n00000000:00:06.0, GPU-x, 0, 3, Yes, No\n",
+    ],
+)
 def test_remapped_rows_csv_with_or_without_header(text):
     rows = gpu_facts.parse_query_csv(text, gpu_facts.REMAPPED_ROWS_FIELDS)
     assert [gpu_facts.remapped_rows_from_row(row) for row in rows] == [
-        {"correctable": 0, "uncorrectable": 3, "pending": True, "failure": False}]
+        {"correctable": 0, "uncorrectable": 3, "pending": True, "failure": False}
+    ]
 
 
 def test_real_remapped_rows_capture():
     rows = gpu_facts.parse_query_csv(capture("h200-x2", "remapped-rows.csv"), gpu_facts.REMAPPED_ROWS_FIELDS)
-    assert [row["gpu_uuid"] for row in rows] == ["GPU-bb9153b8-d465-f22d-797f-793a6ebd872f",
-                                                 "GPU-5eee0356-ec9b-d39a-6eba-b4fff220a992"]
-    assert gpu_facts.remapped_rows_from_row(rows[1]) == {"correctable": 0, "uncorrectable": 0, "pending": False,
-                                                         "failure": False}
+    assert [row["gpu_uuid"] for row in rows] == [
+        "GPU-bb9153b8-d465-f22d-797f-793a6ebd872f",
+        "GPU-5eee0356-ec9b-d39a-6eba-b4fff220a992",
+    ]
+    assert gpu_facts.remapped_rows_from_row(rows[1]) == {
+        "correctable": 0,
+        "uncorrectable": 0,
+        "pending": False,
+        "failure": False,
+    }
 
 
 def test_query_row_with_wrong_column_count_is_refused():
@@ -160,14 +200,17 @@ def test_query_row_with_wrong_column_count_is_refused():
         gpu_facts.parse_query_csv("a, b\n", gpu_facts.REMAPPED_ROWS_FIELDS)
 
 
-@pytest.mark.parametrize("mask, reasons", [
-    ("0x0000000000000001", ["gpu_idle"]),
-    ("0x0000000000000000", []),
-    ("0x0000000000000009", ["gpu_idle", "hw_slowdown"]),
-    ("0x00000000000000C4", ["sw_power_cap", "hw_thermal_slowdown", "hw_power_brake_slowdown"]),
-    ("[N/A]", None),
-    ("garbage", None),
-])
+@pytest.mark.parametrize(
+    "mask, reasons",
+    [
+        ("0x0000000000000001", ["gpu_idle"]),
+        ("0x0000000000000000", []),
+        ("0x0000000000000009", ["gpu_idle", "hw_slowdown"]),
+        ("0x00000000000000C4", ["sw_power_cap", "hw_thermal_slowdown", "hw_power_brake_slowdown"]),
+        ("[N/A]", None),
+        ("garbage", None),
+    ],
+)
 def test_clocks_event_reasons_mask(mask, reasons):
     assert gpu_facts.clocks_event_reasons_from_mask(mask) == reasons
 
@@ -200,13 +243,15 @@ def test_variant_facts(variant, index, path, expected):
     assert dig(facts_of(variant=variant)["gpus"][index], path) == expected
 
 
-@pytest.mark.parametrize("variant", sorted(p.stem for p in (FIXTURES / "variants").glob("*.json")
-                                           if "fail" not in json.loads(p.read_text())))
+@pytest.mark.parametrize(
+    "variant", sorted(p.stem for p in (FIXTURES / "variants").glob("*.json") if "fail" not in json.loads(p.read_text()))
+)
 def test_every_variant_changes_the_xml_and_csv_alike(variant):
     """A variant that edits both forms must edit them consistently (the CSV is the XML's fallback)."""
     from_xml = gpu_facts.parse_xml(capture("h200-x2", "nvidia-smi-q.xml", variant))["gpus"]
-    rows = gpu_facts.parse_query_csv(capture("h200-x2", "query-gpu-noheader-nounits.csv", variant),
-                                     gpu_facts.QUERY_GPU_FIELDS)
+    rows = gpu_facts.parse_query_csv(
+        capture("h200-x2", "query-gpu-noheader-nounits.csv", variant), gpu_facts.QUERY_GPU_FIELDS
+    )
     merged_xml_first = [gpu_facts.merge_gpu(gpu, gpu_facts.gpu_from_query_row(row)) for gpu, row in zip(from_xml, rows)]
     merged_csv_first = [gpu_facts.merge_gpu(gpu_facts.gpu_from_query_row(row), gpu) for gpu, row in zip(from_xml, rows)]
     for left, right in zip(merged_xml_first, merged_csv_first):
@@ -228,9 +273,11 @@ def test_nvlink_status_ignores_the_error_counter_listing():
 
 
 def test_nvlink_all_inactive_and_unknown_lines():
-    text = ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\n\t all links are inactive\n"
-            "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)\n\t Link 0: 26.562 GB/s\n\t Link 1: <inactive>\n"
-            "\t Link 2: something new\n")
+    text = (
+        "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\n\t all links are inactive\n"
+        "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)\n\t Link 0: 26.562 GB/s\n\t Link 1: <inactive>\n"
+        "\t Link 2: something new\n"
+    )
     parsed = gpu_facts.parse_nvlink_status(text)
     assert gpu_facts.nvlink_summary(parsed["GPU-a"])["all_inactive"] is True
     summary = gpu_facts.nvlink_summary(parsed["GPU-b"])
@@ -242,8 +289,14 @@ def test_topology_h200():
     topo = facts_of("h200-x2")["topology"]
     assert topo["pairs"] == [{"gpus": [0, 1], "connection": "NV18", "nvlinks": 18}]
     assert (topo["gpu_count"], topo["all_pairs_nvlink"], topo["min_pair_nvlinks"]) == (2, True, 18)
-    assert topo["gpus"][1] == {"index": 1, "cpu_affinity": "0-31", "numa_affinity": "0", "gpu_numa_id": None,
-                               "nics": [], "nearest_nics": []}
+    assert topo["gpus"][1] == {
+        "index": 1,
+        "cpu_affinity": "0-31",
+        "numa_affinity": "0",
+        "gpu_numa_id": None,
+        "nics": [],
+        "nearest_nics": [],
+    }
 
 
 def test_topology_single_gpu():
@@ -255,7 +308,7 @@ def test_topology_single_gpu():
 @pytest.mark.parametrize("spaces", [False, True])
 def test_topology_hgx8_with_nics(spaces):
     text = (FIXTURES / "derived" / "topo-hgx8-nics.txt").read_text()
-    if spaces:                      # the same matrix as pasted into docs and issues: spaces, no tabs
+    if spaces:  # the same matrix as pasted into docs and issues: spaces, no tabs
         text = text.replace("\t", "    ")
     topo = gpu_facts.topology_summary(gpu_facts.parse_topology(text))
     assert topo["gpu_count"] == 8 and len(topo["pairs"]) == 28
@@ -282,13 +335,18 @@ def test_topology_without_header_is_refused():
 
 
 # ------------------------------------------------------------------ other sources and legacy forms
-@pytest.mark.parametrize("text, expected", [
-    (capture("h200-x2", "versions.txt").split("---")[2], {"version": "580.159.04", "flavor": "open"}),
-    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n",
-     {"version": "535.104.05", "flavor": "proprietary"}),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (capture("h200-x2", "versions.txt").split("---")[2], {"version": "580.159.04", "flavor": "open"}),
+        (
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n",
+            {"version": "535.104.05", "flavor": "proprietary"},
+        ),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_kernel_module(text, expected):
     assert gpu_facts.parse_kernel_module(text) == expected
 
@@ -332,10 +390,13 @@ def test_legacy_xml_forms():
     assert gpu["pci_bus_id"] == "00000000:3B:00.0" and gpu["memory_total_mib"] is None
 
 
-@pytest.mark.parametrize("text, message", [
-    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "no valid XML"),
-    ("<other/>", "expected <nvidia_smi_log>"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "no valid XML"),
+        ("<other/>", "expected <nvidia_smi_log>"),
+    ],
+)
 def test_bad_xml_is_refused(text, message):
     with pytest.raises(GpuFactsError, match=message):
         gpu_facts.parse_xml(text)
@@ -348,21 +409,34 @@ def test_collect_runs_argv_lists():
     assert calls == [
         ["/usr/bin/nvidia-smi", "-q", "-x"],
         ["/usr/bin/nvidia-smi", "--query-gpu=" + ",".join(gpu_facts.QUERY_GPU_FIELDS), "--format=csv,noheader,nounits"],
-        ["/usr/bin/nvidia-smi", "--query-remapped-rows=" + ",".join(gpu_facts.REMAPPED_ROWS_FIELDS),
-         "--format=csv,noheader,nounits"],
+        [
+            "/usr/bin/nvidia-smi",
+            "--query-remapped-rows=" + ",".join(gpu_facts.REMAPPED_ROWS_FIELDS),
+            "--format=csv,noheader,nounits",
+        ],
         ["/usr/bin/nvidia-smi", "topo", "-m"],
         ["/usr/bin/nvidia-smi", "nvlink", "-s"],
     ]
 
 
-@pytest.mark.parametrize("message, rc, expected", [
-    ("Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 580.159", 18,
-     "does not match the installed driver libraries.*reboot"),
-    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
-     "NVIDIA driver is installed and running.", 9, "kernel module is not loaded"),
-    ("No devices were found", 6, "sees no GPU.*Xid 79"),
-    ("Segmentation fault", 139, r"failed \(rc 139\): Segmentation fault"),
-])
+@pytest.mark.parametrize(
+    "message, rc, expected",
+    [
+        (
+            "Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 580.159",
+            18,
+            "does not match the installed driver libraries.*reboot",
+        ),
+        (
+            "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+            "NVIDIA driver is installed and running.",
+            9,
+            "kernel module is not loaded",
+        ),
+        ("No devices were found", 6, "sees no GPU.*Xid 79"),
+        ("Segmentation fault", 139, r"failed \(rc 139\): Segmentation fault"),
+    ],
+)
 def test_collect_explains_a_failing_nvidia_smi(message, rc, expected):
     config = dict(config_for(), fail={"rc": rc, "message": message})
     with pytest.raises(GpuFactsError, match=expected):
@@ -378,19 +452,28 @@ def test_optional_command_failure_is_a_warning():
         if argv[1].startswith("--query-gpu"):
             return 2, "", 'Field "fabric.state" is not a valid field to query.'
         return real(argv)
+
     facts, warnings = gpu_facts.collect(run, "nvidia-smi")
     assert len(warnings) == 2
     assert "nvlink -s failed (rc 3)" in warnings[1] and "NVLink link states left out" in warnings[1]
     assert all(gpu["nvlink"] is None for gpu in facts["gpus"])
-    assert [gpu["index"] for gpu in facts["gpus"]] == [0, 1]        # the XML order
+    assert [gpu["index"] for gpu in facts["gpus"]] == [0, 1]  # the XML order
     assert facts["gpus"][0]["compute_cap"] is None
     assert facts["gpus"][0]["fabric"]["state"] == "Completed"
 
 
-@pytest.mark.parametrize("path, which, executable, expected", [
-    (None, None, False, "gpu-a1: nvidia-smi not found.*Fix: install the driver.*or set nvidia_smi_path"),
-    ("/opt/nv/nvidia-smi", "/usr/bin/nvidia-smi", False, "gpu-a1: nvidia_smi_path /opt/nv/nvidia-smi does not exist"),
-])
+@pytest.mark.parametrize(
+    "path, which, executable, expected",
+    [
+        (None, None, False, "gpu-a1: nvidia-smi not found.*Fix: install the driver.*or set nvidia_smi_path"),
+        (
+            "/opt/nv/nvidia-smi",
+            "/usr/bin/nvidia-smi",
+            False,
+            "gpu-a1: nvidia_smi_path /opt/nv/nvidia-smi does not exist",
+        ),
+    ],
+)
 def test_find_nvidia_smi_failures(path, which, executable, expected):
     with pytest.raises(GpuFactsError, match=expected):
         gpu_facts.find_nvidia_smi("gpu-a1", path, lambda name: which, lambda p: executable)
@@ -407,8 +490,10 @@ def stand_in(tmp_path, config=None):
     if config is not None:
         (tmp_path / "fake_nvidia_smi.json").write_text(json.dumps(config))
     script = tmp_path / "nvidia-smi"
-    script.write_text('#!/bin/sh\nFAKE_NVIDIA_SMI_CONFIG="%s" exec "%s" "%s" "$@"\n'
-                      % (tmp_path / "fake_nvidia_smi.json", sys.executable, FAKE))
+    script.write_text(
+        '#!/bin/sh\nFAKE_NVIDIA_SMI_CONFIG="%s" exec "%s" "%s" "$@"\n'
+        % (tmp_path / "fake_nvidia_smi.json", sys.executable, FAKE)
+    )
     script.chmod(0o755)
     return script
 
@@ -420,15 +505,17 @@ def run_module(module, tmp_path, args, path_env=None):
     env = dict(os.environ, PYTHONPATH=str(REPO / "collections"))
     if path_env is not None:
         env["PATH"] = path_env
-    proc = subprocess.run([sys.executable, str(module), str(args_file)], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(module), str(args_file)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     return json.loads(proc.stdout)
 
 
 def test_module_end_to_end(tmp_path):
     config = {"capture_dir": str(FIXTURES / "h200-x2"), "log": str(tmp_path / "calls.log")}
-    result = run_module(MODULE, tmp_path, {"nvidia_smi_path": str(stand_in(tmp_path, config)),
-                                           "_ansible_check_mode": True})
+    result = run_module(
+        MODULE, tmp_path, {"nvidia_smi_path": str(stand_in(tmp_path, config)), "_ansible_check_mode": True}
+    )
     assert result.get("failed") is not True, result
     assert result["changed"] is False
     facts = result["ansible_facts"]

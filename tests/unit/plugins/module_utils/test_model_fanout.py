@@ -35,12 +35,15 @@ def test_eight_nodes_one_seed_double_each_wave():
     assert have == set(NODES) and result["unreachable"] == []
 
 
-@pytest.mark.parametrize("seed_count, fanout, max_parallel, sizes", [
-    (2, 1, 8, [2, 2, 4]),
-    (1, 2, 8, [1, 2, 5]),
-    (1, 1, 2, [1, 1, 2, 2, 2]),
-    (1, 3, 8, [1, 3, 4]),
-])
+@pytest.mark.parametrize(
+    "seed_count, fanout, max_parallel, sizes",
+    [
+        (2, 1, 8, [2, 2, 4]),
+        (1, 2, 8, [1, 2, 5]),
+        (1, 1, 2, [1, 1, 2, 2, 2]),
+        (1, 3, 8, [1, 3, 4]),
+    ],
+)
 def test_wave_shapes(seed_count, fanout, max_parallel, sizes):
     result = plan(NODES, [], seed_count=seed_count, peer_fanout=fanout, max_parallel=max_parallel)
     assert [len(w) for w in result["waves"]] == sizes
@@ -89,11 +92,14 @@ def test_a_failed_holder_is_simply_not_used():
     assert next_wave(["n1", "n2", "n3"], ["n1"], peer_fanout=1) == {"n2": "n1"}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"seed_count": 0}, "model_sync_seed_count"),
-    ({"peer_fanout": 0}, "model_sync_peer_fanout"),
-    ({"max_parallel": True}, "model_sync_max_parallel"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed_count": 0}, "model_sync_seed_count"),
+        ({"peer_fanout": 0}, "model_sync_peer_fanout"),
+        ({"max_parallel": True}, "model_sync_max_parallel"),
+    ],
+)
 def test_bad_settings_name_the_variable(kwargs, message):
     with pytest.raises(FanoutError, match=message):
         plan(NODES, [], **kwargs)
@@ -112,12 +118,13 @@ def test_pipeline_is_the_wave_tree_with_every_copy_at_once():
     waves = plan(NODES, [], seed_count=1, peer_fanout=1, max_parallel=8)
     piped = pipeline(NODES, [], seed_count=1, peer_fanout=1, max_parallel=8)
     assert piped["copies"] == dict(
-        (c["dest"], dict(piped["copies"][c["dest"]], src=c["src"])) for w in waves["waves"] for c in w)
+        (c["dest"], dict(piped["copies"][c["dest"]], src=c["src"])) for w in waves["waves"] for c in w
+    )
     assert piped["seeds"] == ["n1"] and piped["source_copies"] == 1
     # n1 from the source (level 1); the waves' log2(8) = 3 levels of peers behind it
     assert piped["copies"]["n1"] == {"src": SOURCE, "src_complete": True, "level": 1}
     assert piped["depth"] == 4
-    for dest, copy in piped["copies"].items():
+    for _dest, copy in piped["copies"].items():
         if copy["src"] != SOURCE:
             assert copy["src_complete"] is False
             assert copy["level"] == piped["copies"][copy["src"]]["level"] + 1

@@ -1,4 +1,5 @@
 """The pipelined follower (issue 19): a file moves as soon as the parent holds it verified."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ class Parent(object):
         self.looks += 1
         self.shown = min(self.shown + 1, len(self.paths))
         state = self.final if self.shown == len(self.paths) else "running"
-        return state, set(self.paths[:self.shown]), self.reason
+        return state, set(self.paths[: self.shown]), self.reason
 
 
 def follower(tmp_path, manifest, parent, fetch=None, **kwargs):
@@ -50,7 +51,7 @@ def follower(tmp_path, manifest, parent, fetch=None, **kwargs):
     log = {"fetched": [], "published": []}
 
     def copy(rel):
-        log["fetched"].append((rel, sorted(parent.paths[:parent.shown]) if parent else None))
+        log["fetched"].append((rel, sorted(parent.paths[: parent.shown]) if parent else None))
         shutil.copyfile(os.path.join(src, rel), os.path.join(dest, rel))
         return ""
 
@@ -121,8 +122,9 @@ def test_a_copy_that_never_verifies_fails_and_says_so(tmp_path):
 
 def test_a_failed_transfer_is_retried_then_reported(tmp_path):
     manifest = make_source(str(tmp_path / "src"))
-    fol, _log, _dest = follower(tmp_path, manifest, None, fetch=lambda rel: "rsync exited 12: broken pipe",
-                                src_complete=True, attempts=3)
+    fol, _log, _dest = follower(
+        tmp_path, manifest, None, fetch=lambda rel: "rsync exited 12: broken pipe", src_complete=True, attempts=3
+    )
     with pytest.raises(ff.FollowError, match="rsync exited 12: broken pipe after 3 attempts"):
         fol.run()
 
@@ -152,8 +154,15 @@ def test_a_parent_without_progress_times_out(tmp_path):
     def sleep(seconds):
         now[0] += seconds
 
-    fol, _log, _dest = follower(tmp_path, manifest, lambda: ("absent", set(), ""), stall_timeout=5,
-                                poll_interval=1, sleep=sleep, clock=lambda: now[0])
+    fol, _log, _dest = follower(
+        tmp_path,
+        manifest,
+        lambda: ("absent", set(), ""),
+        stall_timeout=5,
+        poll_interval=1,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
     with pytest.raises(ff.FollowError, match="no progress for 5 s"):
         fol.run()
     assert 5 <= now[0] <= 7
@@ -172,14 +181,17 @@ def test_files_already_verified_here_are_not_fetched_and_extras_go(tmp_path):
     assert mm.verify(str(dest), manifest)["ok"]
 
 
-@pytest.mark.parametrize("text, expect", [
-    (ff.format_ready(TOKEN, "running", ["a", "b/c"]), ("running", {"a", "b/c"}, "")),
-    (ff.format_ready(TOKEN, "failed", ["a"], "disk\nfull"), ("failed", {"a"}, "disk full")),
-    (ff.format_ready("other-run", "done", ["a"]), ("absent", set(), "")),
-    (ff.format_ready(TOKEN, "done", ["a"])[:-1], ("absent", set(), "")),
-    ("", ("absent", set(), "")),
-    ("garbage\n", ("absent", set(), "")),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        (ff.format_ready(TOKEN, "running", ["a", "b/c"]), ("running", {"a", "b/c"}, "")),
+        (ff.format_ready(TOKEN, "failed", ["a"], "disk\nfull"), ("failed", {"a"}, "disk full")),
+        (ff.format_ready("other-run", "done", ["a"]), ("absent", set(), "")),
+        (ff.format_ready(TOKEN, "done", ["a"])[:-1], ("absent", set(), "")),
+        ("", ("absent", set(), "")),
+        ("garbage\n", ("absent", set(), "")),
+    ],
+)
 def test_ready_files(text, expect):
     assert ff.parse_ready(text, TOKEN) == expect
 
@@ -193,10 +205,19 @@ def test_two_hosts_in_a_pipeline_with_rsync(tmp_path):
     for host in ("a", "b"):
         (tmp_path / host / "staging").mkdir(parents=True)
     common = {"manifest": str(mfile), "token": TOKEN, "poll_interval": 0.02, "stall_timeout": 30}
-    a = dict(common, dest=str(tmp_path / "a/staging/r1"), src=str(tmp_path / "src"), src_complete=True,
-             cache=str(tmp_path / "a/cache.json"))
-    b = dict(common, dest=str(tmp_path / "b/staging/r1"), src=str(tmp_path / "a/staging/r1"),
-             src_ready=str(tmp_path / "a/staging/r1.ready"))
+    a = dict(
+        common,
+        dest=str(tmp_path / "a/staging/r1"),
+        src=str(tmp_path / "src"),
+        src_complete=True,
+        cache=str(tmp_path / "a/cache.json"),
+    )
+    b = dict(
+        common,
+        dest=str(tmp_path / "b/staging/r1"),
+        src=str(tmp_path / "a/staging/r1"),
+        src_ready=str(tmp_path / "a/staging/r1.ready"),
+    )
     results = {}
 
     def go(name, params):

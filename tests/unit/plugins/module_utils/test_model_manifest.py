@@ -36,6 +36,7 @@ def counting_hasher(calls):
     def hasher(path):
         calls.append(path)
         return mm.sha256_file(path)
+
     return hasher
 
 
@@ -75,16 +76,19 @@ def test_dumps_is_deterministic_and_loads_round_trips(tree):
     assert text.endswith("\n") and text.count("\n") == (len(manifest) - 1) + len(manifest["files"]) + 4
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda m: m["files"][0].update(size=m["files"][0]["size"] + 1), "does not match its file list"),
-    (lambda m: m["files"][0].update(path="../etc/passwd"), "must be relative"),
-    (lambda m: m["files"][0].update(path="/abs"), "must be relative"),
-    (lambda m: m["files"][0].update(sha256="XYZ"), "64 lowercase hex"),
-    (lambda m: m["files"][0].update(size=-1), "byte count"),
-    (lambda m: m["files"].append(dict(m["files"][0])), "listed twice"),
-    (lambda m: m.update(version=9), "version 9"),
-    (lambda m: m.pop("files"), "no 'files' list"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda m: m["files"][0].update(size=m["files"][0]["size"] + 1), "does not match its file list"),
+        (lambda m: m["files"][0].update(path="../etc/passwd"), "must be relative"),
+        (lambda m: m["files"][0].update(path="/abs"), "must be relative"),
+        (lambda m: m["files"][0].update(sha256="XYZ"), "64 lowercase hex"),
+        (lambda m: m["files"][0].update(size=-1), "byte count"),
+        (lambda m: m["files"].append(dict(m["files"][0])), "listed twice"),
+        (lambda m: m.update(version=9), "version 9"),
+        (lambda m: m.pop("files"), "no 'files' list"),
+    ],
+)
 def test_loads_refuses_bad_manifests(tree, mutate, message):
     manifest = json.loads(mm.dumps(mm.scan(str(tree))[0]))
     mutate(manifest)
@@ -100,14 +104,23 @@ def test_loads_refuses_non_json():
 # ------------------------------------------------------------------ verify
 
 
-@pytest.mark.parametrize("damage, kind, path", [
-    (lambda t: (t / "config.json").unlink(), "missing", "config.json"),
-    (lambda t: (t / "model-00002-of-00002.safetensors").write_bytes(b"B" * 100), "size",
-     "model-00002-of-00002.safetensors"),
-    (lambda t: (t / "model-00002-of-00002.safetensors").write_bytes(b"C" * 5000), "hash",
-     "model-00002-of-00002.safetensors"),
-    (lambda t: (t / "stray.bin").write_bytes(b"x"), "extra", "stray.bin"),
-])
+@pytest.mark.parametrize(
+    "damage, kind, path",
+    [
+        (lambda t: (t / "config.json").unlink(), "missing", "config.json"),
+        (
+            lambda t: (t / "model-00002-of-00002.safetensors").write_bytes(b"B" * 100),
+            "size",
+            "model-00002-of-00002.safetensors",
+        ),
+        (
+            lambda t: (t / "model-00002-of-00002.safetensors").write_bytes(b"C" * 5000),
+            "hash",
+            "model-00002-of-00002.safetensors",
+        ),
+        (lambda t: (t / "stray.bin").write_bytes(b"x"), "extra", "stray.bin"),
+    ],
+)
 def test_verify_names_each_kind_of_problem(tree, damage, kind, path):
     manifest = mm.scan(str(tree))[0]
     assert mm.verify(str(tree), manifest)["ok"]
@@ -202,20 +215,23 @@ def test_repair_removes_bad_and_extra_files_only(tree):
 # ------------------------------------------------------------------ disk
 
 
-@pytest.mark.parametrize("total, present, free, pct, extra_margin, ok, shortfall", [
-    (1000, 0, 2000, 5, 0, True, 0),
-    (1000, 0, 1049, 5, 0, False, 1),
-    (1000, 600, 500, 5, 0, True, 0),          # resume: only the rest counts
-    (1000, 1000, 0, 5, 100, True, 0),         # complete: nothing needed
-    (1000, 0, 1100, 0, 200, False, 100),
-])
+@pytest.mark.parametrize(
+    "total, present, free, pct, extra_margin, ok, shortfall",
+    [
+        (1000, 0, 2000, 5, 0, True, 0),
+        (1000, 0, 1049, 5, 0, False, 1),
+        (1000, 600, 500, 5, 0, True, 0),  # resume: only the rest counts
+        (1000, 1000, 0, 5, 100, True, 0),  # complete: nothing needed
+        (1000, 0, 1100, 0, 200, False, 100),
+    ],
+)
 def test_disk_check(total, present, free, pct, extra_margin, ok, shortfall):
     result = mm.disk_check("gpu-a1", "/models/r1", total, present, free, pct, extra_margin)
     assert result["ok"] is ok and result["shortfall"] == shortfall
 
 
 def test_disk_message_names_host_path_and_shortfall():
-    gib = 1024 ** 3
+    gib = 1024**3
     result = mm.disk_check("gpu-a1", "/models/r1", 642 * gib, 0, 100 * gib, 5, 0)
     assert not result["ok"]
     for part in ("host gpu-a1", "/models/r1", "100.0 GiB free", "short by 574.1 GiB", "model_sync_root"):
@@ -240,8 +256,15 @@ def test_free_bytes_looks_at_the_nearest_existing_parent(tmp_path):
 def test_space_state_on_a_real_filesystem(tmp_path, tree):
     manifest_path = tmp_path / "m.json"
     manifest_path.write_text(mm.dumps(mm.scan(str(tree))[0]))
-    params = {"path": str(tmp_path / "models"), "manifest": str(manifest_path), "host": "h1",
-              "present_paths": [str(tree)], "margin_pct": 5.0, "margin_bytes": 0, "extra_bytes": 0}
+    params = {
+        "path": str(tmp_path / "models"),
+        "manifest": str(manifest_path),
+        "host": "h1",
+        "present_paths": [str(tree)],
+        "margin_pct": 5.0,
+        "margin_bytes": 0,
+        "extra_bytes": 0,
+    }
     result = mm.run_space(params)
     assert result["ok"] and result["present_bytes"] == result["bytes"] and result["needed"] == 0
     params.update(present_paths=[], margin_bytes=1 << 60)
@@ -267,8 +290,7 @@ def test_create_then_verify_with_repair_and_check_mode(tmp_path, tree):
     second = mm.run_create(params)
     assert not second["changed"] and second["stats"]["reused_files"] == len(FILES)
     (tree / "stray.bin").write_bytes(b"x")
-    vparams = {"path": str(tree), "manifest": str(dest), "cache": str(cache), "repair": True,
-               "fail_on_problems": False}
+    vparams = {"path": str(tree), "manifest": str(dest), "cache": str(cache), "repair": True, "fail_on_problems": False}
     checked = mm.run_verify(vparams, check_mode=True)
     assert checked["removed"] == ["stray.bin"] and (tree / "stray.bin").exists()
     fixed = mm.run_verify(vparams)
@@ -354,21 +376,33 @@ def test_switch_link_is_atomic_rename(tmp_path):
     assert [c[1] for c in calls] == ["current", "current"] and all(".tmp-" in c[0] for c in calls)
 
 
-@pytest.mark.parametrize("revisions, keep, protect, pruned", [
-    ([("a", 1), ("b", 2), ("c", 3)], 2, ["c"], ["a"]),
-    ([("a", 1), ("b", 2), ("c", 3)], 2, ["c", "a"], ["b"]),
-    ([("a", 1), ("b", 2), ("c", 3)], 0, ["c"], []),
-    ([("a", 1), ("b", 2), ("c", 3)], 1, ["c", "b"], ["a"]),
-    ([("a", 1)], 2, ["a"], []),
-])
+@pytest.mark.parametrize(
+    "revisions, keep, protect, pruned",
+    [
+        ([("a", 1), ("b", 2), ("c", 3)], 2, ["c"], ["a"]),
+        ([("a", 1), ("b", 2), ("c", 3)], 2, ["c", "a"], ["b"]),
+        ([("a", 1), ("b", 2), ("c", 3)], 0, ["c"], []),
+        ([("a", 1), ("b", 2), ("c", 3)], 1, ["c", "b"], ["a"]),
+        ([("a", 1)], 2, ["a"], []),
+    ],
+)
 def test_revisions_to_prune(revisions, keep, protect, pruned):
     assert mm.revisions_to_prune(revisions, keep, protect) == pruned
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("56d4cbbb4d29f4355bab4b9a39ccb717a14ad5ad", True), ("v1.0", True), ("main", True),
-    ("../x", False), ("a/b", False), ("", False), (".hidden", False), ("a b", False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("56d4cbbb4d29f4355bab4b9a39ccb717a14ad5ad", True),
+        ("v1.0", True),
+        ("main", True),
+        ("../x", False),
+        ("a/b", False),
+        ("", False),
+        (".hidden", False),
+        ("a b", False),
+    ],
+)
 def test_check_name(value, ok):
     if ok:
         assert mm.check_name(value, "revision") == value
@@ -377,6 +411,6 @@ def test_check_name(value, ok):
             mm.check_name(value, "revision")
 
 
-@pytest.mark.parametrize("num, text", [(0, "0 B"), (1536, "1.5 KiB"), (642 * 10 ** 9, "597.9 GiB")])
+@pytest.mark.parametrize("num, text", [(0, "0 B"), (1536, "1.5 KiB"), (642 * 10**9, "597.9 GiB")])
 def test_human_bytes(num, text):
     assert mm.human_bytes(num) == text

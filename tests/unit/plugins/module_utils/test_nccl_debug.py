@@ -36,7 +36,9 @@ def test_real_no_hca_capture_reads_as_socket_with_no_ib_device():
 def test_ib_fixture_reads_the_eight_rails_and_the_ib_network():
     report = parse(IB)
     assert report.networks == ["IB"]
-    assert [(d["name"], d["port"], d["link"]) for d in report.ib_devices] == [("mlx5_%d" % i, 1, "IB") for i in range(8)]
+    assert [(d["name"], d["port"], d["link"]) for d in report.ib_devices] == [
+        ("mlx5_%d" % i, 1, "IB") for i in range(8)
+    ]
     assert report.ib_hca_env.startswith("=mlx5_0:1,")
     assert report.observed == "ib"
 
@@ -99,8 +101,10 @@ def test_hca_names_without_port_match_any_port():
 
 
 def test_timestamped_lines_and_warn_lines_are_read():
-    text = ("[2026-11-30 19:00:00] gpu-a1:1:2 [3] NCCL INFO Using network IB\n"
-            "gpu-a1:1:2 [3] transport/net_ib/init.cc:307 NCCL WARN NET/IB : No IP interface found.\n")
+    text = (
+        "[2026-11-30 19:00:00] gpu-a1:1:2 [3] NCCL INFO Using network IB\n"
+        "gpu-a1:1:2 [3] transport/net_ib/init.cc:307 NCCL WARN NET/IB : No IP interface found.\n"
+    )
     report = parse(text)
     assert report.networks == ["IB"] and report.warnings == ["NET/IB : No IP interface found."]
     assert len(report.evidence) == 2
@@ -111,15 +115,21 @@ def test_socket_is_not_held():
     assert verdict.ok and verdict.observed == "socket"
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "no NCCL debug lines at all"),
-    ("garbage\n\x00\xff not nccl\n", "no NCCL debug lines at all"),
-    (b"\xff\xfe\x00binary", "no NCCL debug lines at all"),
-    (None, "no NCCL debug lines at all"),
-    (12, "no NCCL debug lines at all"),
-    ("h:1:2 [0] NCCL INFO NET/IB : Using [0]mlx5_0:1/IB [RO]; OOB ib0:1.2.3.4<0>\n", "no 'Using network' line"),
-    ("h:1:2 [0] NCCL INFO Using network IB\nh:1:2 [0] NCCL INFO NET/IB : Using [x]??; OOB\n", "does not use mlx5_0:1"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "no NCCL debug lines at all"),
+        ("garbage\n\x00\xff not nccl\n", "no NCCL debug lines at all"),
+        (b"\xff\xfe\x00binary", "no NCCL debug lines at all"),
+        (None, "no NCCL debug lines at all"),
+        (12, "no NCCL debug lines at all"),
+        ("h:1:2 [0] NCCL INFO NET/IB : Using [0]mlx5_0:1/IB [RO]; OOB ib0:1.2.3.4<0>\n", "no 'Using network' line"),
+        (
+            "h:1:2 [0] NCCL INFO Using network IB\nh:1:2 [0] NCCL INFO NET/IB : Using [x]??; OOB\n",
+            "does not use mlx5_0:1",
+        ),
+    ],
+)
 def test_malformed_input_gives_a_clear_message_never_an_exception(text, needle):
     verdict = judge(parse(text), "ib", RAILS, "group g rank 1 h")
     assert not verdict.ok and needle in verdict.problem
@@ -134,8 +144,9 @@ def test_unknown_expected_transport_is_a_message():
 def test_every_process_of_a_rank_must_pass_and_the_failing_file_is_named():
     ok = judge_rank([("/var/log/sglang/u/nccl.a.1", IB)], "ib", RAILS, "rank 0 a")
     assert ok.ok and ok.observed == "ib"
-    bad = judge_rank([("/var/log/sglang/u/nccl.a.1", IB), ("/var/log/sglang/u/nccl.a.2", SOCKET)], "ib", RAILS,
-                     "rank 0 a")
+    bad = judge_rank(
+        [("/var/log/sglang/u/nccl.a.1", IB), ("/var/log/sglang/u/nccl.a.2", SOCKET)], "ib", RAILS, "rank 0 a"
+    )
     assert not bad.ok and bad.problem.startswith("rank 0 a (/var/log/sglang/u/nccl.a.2): NCCL uses its Socket")
 
 

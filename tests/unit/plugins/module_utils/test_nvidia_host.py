@@ -13,16 +13,19 @@ def fixture(*parts):
     return (FIXTURES.joinpath(*parts)).read_text()
 
 
-@pytest.mark.parametrize("version, upstream, branch", [
-    ("580.159.04-1", "580.159.04", "580"),
-    ("1:580.159.04-1", "580.159.04", "580"),
-    ("3:575.51-1.fc41", "575.51", "575"),
-    ("570.172.08-0ubuntu0.24.04.1", "570.172.08", "570"),
-    ("580.159.04-1.el9", "580.159.04", "580"),
-    ("580.159.04", "580.159.04", "580"),
-    ("", "", ""),
-    (None, "", ""),
-])
+@pytest.mark.parametrize(
+    "version, upstream, branch",
+    [
+        ("580.159.04-1", "580.159.04", "580"),
+        ("1:580.159.04-1", "580.159.04", "580"),
+        ("3:575.51-1.fc41", "575.51", "575"),
+        ("570.172.08-0ubuntu0.24.04.1", "570.172.08", "570"),
+        ("580.159.04-1.el9", "580.159.04", "580"),
+        ("580.159.04", "580.159.04", "580"),
+        ("", "", ""),
+        (None, "", ""),
+    ],
+)
 def test_upstream_version_and_branch(version, upstream, branch):
     assert nh.upstream_version(version) == upstream
     assert nh.branch_of(version) == branch
@@ -34,32 +37,41 @@ def test_version_key_is_numeric_not_lexical():
     assert sorted(versions) != sorted(versions, key=nh.version_key)
 
 
-@pytest.mark.parametrize("wanted, full, same", [
-    ("580.159.04", "580.159.04-1", True),
-    ("580.159.04-1", "580.159.04-1", True),
-    ("580.159.04-1", "1:580.159.04-1", True),
-    ("580.159.04-2", "580.159.04-1", False),
-    ("580.159.0", "580.159.04-1", False),
-    ("", "580.159.04-1", False),
-])
+@pytest.mark.parametrize(
+    "wanted, full, same",
+    [
+        ("580.159.04", "580.159.04-1", True),
+        ("580.159.04-1", "580.159.04-1", True),
+        ("580.159.04-1", "1:580.159.04-1", True),
+        ("580.159.04-2", "580.159.04-1", False),
+        ("580.159.0", "580.159.04-1", False),
+        ("", "580.159.04-1", False),
+    ],
+)
 def test_same_version(wanted, full, same):
     assert nh.same_version(wanted, full) is same
 
 
 def test_parse_madison_fixture_keeps_distinct_versions():
     assert nh.parse_madison(fixture("nvidia_host", "madison-nvidia-open-580.txt")) == [
-        "580.172.08-1", "580.159.04-1", "580.95.05-1"]
+        "580.172.08-1",
+        "580.159.04-1",
+        "580.95.05-1",
+    ]
     assert nh.parse_madison("") == []
     assert nh.parse_madison("N: Unable to locate package foo\n") == []
 
 
-@pytest.mark.parametrize("text, installed", [
-    ("ii |580.159.04-1\n", "580.159.04-1"),
-    ("hi |580.159.04-1\n", "580.159.04-1"),
-    ("rc |580.159.04-1\n", None),
-    ("un |\n", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, installed",
+    [
+        ("ii |580.159.04-1\n", "580.159.04-1"),
+        ("hi |580.159.04-1\n", "580.159.04-1"),
+        ("rc |580.159.04-1\n", None),
+        ("un |\n", None),
+        ("", None),
+    ],
+)
 def test_parse_dpkg_query(text, installed):
     assert nh.parse_dpkg_query(text) == installed
 
@@ -67,14 +79,19 @@ def test_parse_dpkg_query(text, installed):
 def test_parse_rpm_versions_skips_messages():
     assert nh.parse_rpm_versions("package nvidia-open is not installed\n") == []
     assert nh.parse_rpm_versions("580.159.04-1.el9\n580.159.04-1.el9\n580.172.08-1.el9\n") == [
-        "580.159.04-1.el9", "580.172.08-1.el9"]
+        "580.159.04-1.el9",
+        "580.172.08-1.el9",
+    ]
 
 
-@pytest.mark.parametrize("pm, version, spec", [
-    ("apt", "580.159.04-1", "nvidia-open-580=580.159.04-1"),
-    ("dnf", "3:580.159.04-1.el9", "nvidia-open-580-580.159.04-1.el9"),
-    ("apt", None, "nvidia-open-580"),
-])
+@pytest.mark.parametrize(
+    "pm, version, spec",
+    [
+        ("apt", "580.159.04-1", "nvidia-open-580=580.159.04-1"),
+        ("dnf", "3:580.159.04-1.el9", "nvidia-open-580-580.159.04-1.el9"),
+        ("apt", None, "nvidia-open-580"),
+    ],
+)
 def test_install_spec(pm, version, spec):
     assert nh.install_spec(pm, "nvidia-open-580", version) == spec
 
@@ -82,16 +99,19 @@ def test_install_spec(pm, version, spec):
 AVAILABLE = ["580.172.08-1", "580.159.04-1", "580.95.05-1", "570.133.20-1"]
 
 
-@pytest.mark.parametrize("wanted, installed, target, problem", [
-    ("580.159.04", None, "580.159.04-1", None),
-    ("580.159.04-1", "580.95.05-1", "580.159.04-1", None),
-    ("", None, "580.172.08-1", None),                   # newest of the branch, numerically
-    ("", "580.95.05-1", "580.95.05-1", None),           # an installed driver of the branch is kept
-    ("", "570.133.20-1", "580.172.08-1", None),         # another branch installed: move to this one
-    ("580.82.07", None, None, "not in the configured repositories"),
-    ("570.133.20", None, None, "is not in branch 580"),
-    ("580.1.1", "580.1.1-1", "580.1.1-1", None),        # installed, no longer offered: still satisfied
-])
+@pytest.mark.parametrize(
+    "wanted, installed, target, problem",
+    [
+        ("580.159.04", None, "580.159.04-1", None),
+        ("580.159.04-1", "580.95.05-1", "580.159.04-1", None),
+        ("", None, "580.172.08-1", None),  # newest of the branch, numerically
+        ("", "580.95.05-1", "580.95.05-1", None),  # an installed driver of the branch is kept
+        ("", "570.133.20-1", "580.172.08-1", None),  # another branch installed: move to this one
+        ("580.82.07", None, None, "not in the configured repositories"),
+        ("570.133.20", None, None, "is not in branch 580"),
+        ("580.1.1", "580.1.1-1", "580.1.1-1", None),  # installed, no longer offered: still satisfied
+    ],
+)
 def test_choose_driver(wanted, installed, target, problem):
     got, why = nh.choose_driver("580", wanted, installed, AVAILABLE)
     assert got == target
@@ -113,16 +133,18 @@ def test_fabricmanager_follows_driver_exactly():
 
 
 def test_fabricmanager_mismatch_is_refused_with_both_versions_and_the_fix():
-    got, why = nh.choose_fabricmanager("580.159.04-1", "580.172.08", ["580.172.08-1", "580.159.04-1"], None,
-                                       "nvidia-fabricmanager")
+    got, why = nh.choose_fabricmanager(
+        "580.159.04-1", "580.172.08", ["580.172.08-1", "580.159.04-1"], None, "nvidia-fabricmanager"
+    )
     assert got is None
     for part in ("580.172.08", "580.159.04", "nvidia_host_fabricmanager_version", "802"):
         assert part in why
 
 
 def test_fabricmanager_missing_version_lists_what_is_offered():
-    got, why = nh.choose_fabricmanager("580.95.05-1", "", ["580.172.08-1", "580.159.04-1"], None,
-                                       "nvidia-fabricmanager")
+    got, why = nh.choose_fabricmanager(
+        "580.95.05-1", "", ["580.172.08-1", "580.159.04-1"], None, "nvidia-fabricmanager"
+    )
     assert got is None
     assert "nvidia-fabricmanager 580.95.05 is not in the configured repositories" in why
     assert "580.159.04-1, 580.172.08-1" in why
@@ -135,10 +157,13 @@ def test_installed_mismatch():
     assert "580.159.04 is installed but the driver is 580.172.08" in why
 
 
-@pytest.mark.parametrize("capture, states, nvswitch", [
-    ("h200-x2", ["Completed", "Completed"], True),   # HGX H200 slice: GPUs in an NVSwitch fabric
-    ("h100-x1", ["N/A"], False),
-])
+@pytest.mark.parametrize(
+    "capture, states, nvswitch",
+    [
+        ("h200-x2", ["Completed", "Completed"], True),  # HGX H200 slice: GPUs in an NVSwitch fabric
+        ("h100-x1", ["N/A"], False),
+    ],
+)
 def test_fabric_state_from_real_captures(capture, states, nvswitch):
     got = nh.fabric_states_from_xml(fixture("gpu", capture, "nvidia-smi-q.xml"))
     assert got == states
@@ -160,44 +185,66 @@ def make_pci(tmp_path, devices):
 
 
 def test_nvswitch_pci_scan(tmp_path):
-    root = make_pci(tmp_path, {
-        "0000:05:00.0": ("0x10de", "0x068000"),   # NVSwitch
-        "0000:18:00.0": ("0x10de", "0x030200"),   # H100 (3D controller)
-        "0000:00:1f.0": ("0x8086", "0x068000"),   # someone else's bridge
-    })
+    root = make_pci(
+        tmp_path,
+        {
+            "0000:05:00.0": ("0x10de", "0x068000"),  # NVSwitch
+            "0000:18:00.0": ("0x10de", "0x030200"),  # H100 (3D controller)
+            "0000:00:1f.0": ("0x8086", "0x068000"),  # someone else's bridge
+        },
+    )
     assert nh.nvswitch_pci_devices(root) == ["0000:05:00.0"]
     assert nh.nvidia_pci_devices(root) == (["0000:05:00.0"], ["0000:18:00.0"])
     assert nh.nvswitch_pci_devices(str(tmp_path / "missing")) == []
 
 
-@pytest.mark.parametrize("devices, capture, detected, evidence", [
-    # bare-metal HGX: the NVSwitches are on this OS's PCI bus
-    ({"0000:05:00.0": ("0x10de", "0x068000"), "0000:18:00.0": ("0x10de", "0x030200")}, "h200-x2", True,
-     "1 NVSwitch PCI device(s)"),
-    # a VM given two H200s of an HGX board (the real capture): fabric Completed, but the hypervisor keeps
-    # the NVSwitches and runs the fabric manager, so this OS must not
-    ({"0000:00:06.0": ("0x10de", "0x030200"), "0000:00:07.0": ("0x10de", "0x030200")}, "h200-x2", False,
-     "no NVSwitch"),
-    # no sysfs view of NVIDIA devices: nvidia-smi's fabric state decides
-    ({}, "h200-x2", True, "fabric state: Completed, Completed"),
-    ({}, "h100-x1", False, "fabric state: N/A"),
-])
+@pytest.mark.parametrize(
+    "devices, capture, detected, evidence",
+    [
+        # bare-metal HGX: the NVSwitches are on this OS's PCI bus
+        (
+            {"0000:05:00.0": ("0x10de", "0x068000"), "0000:18:00.0": ("0x10de", "0x030200")},
+            "h200-x2",
+            True,
+            "1 NVSwitch PCI device(s)",
+        ),
+        # a VM given two H200s of an HGX board (the real capture): fabric Completed, but the hypervisor keeps
+        # the NVSwitches and runs the fabric manager, so this OS must not
+        (
+            {"0000:00:06.0": ("0x10de", "0x030200"), "0000:00:07.0": ("0x10de", "0x030200")},
+            "h200-x2",
+            False,
+            "no NVSwitch",
+        ),
+        # no sysfs view of NVIDIA devices: nvidia-smi's fabric state decides
+        ({}, "h200-x2", True, "fabric state: Completed, Completed"),
+        ({}, "h100-x1", False, "fabric state: N/A"),
+    ],
+)
 def test_detect_nvswitch_pci_decides(tmp_path, devices, capture, detected, evidence):
-    host = FakeHost({("/usr/bin/nvidia-smi", "-x"): (0, fixture("gpu", capture, "nvidia-smi-q.xml"), "")},
-                    files={"/usr/bin/nvidia-smi": ""})
-    got = nh.detect_nvswitch(host.run, {"pci_devices_path": make_pci(tmp_path, devices),
-                                        "nvidia_smi_path": "/usr/bin/nvidia-smi"}, path_exists=host.exists)
+    host = FakeHost(
+        {("/usr/bin/nvidia-smi", "-x"): (0, fixture("gpu", capture, "nvidia-smi-q.xml"), "")},
+        files={"/usr/bin/nvidia-smi": ""},
+    )
+    got = nh.detect_nvswitch(
+        host.run,
+        {"pci_devices_path": make_pci(tmp_path, devices), "nvidia_smi_path": "/usr/bin/nvidia-smi"},
+        path_exists=host.exists,
+    )
     assert got["detected"] is detected and evidence in got["evidence"]
 
 
-@pytest.mark.parametrize("changed, installed, loaded, required, reason", [
-    (True, "580.159.04-1", "580.95.05", True, "loaded kernel module is 580.95.05"),
-    (True, "580.159.04-1", None, True, "none (not loaded)"),
-    (True, "580.159.04-1", "580.159.04", False, "matches"),
-    (False, "580.159.04-1", "580.95.05", False, "did not change"),
-    (False, "580.159.04-1", "580.159.04", False, "matches"),
-    (True, None, None, False, "no driver installed"),
-])
+@pytest.mark.parametrize(
+    "changed, installed, loaded, required, reason",
+    [
+        (True, "580.159.04-1", "580.95.05", True, "loaded kernel module is 580.95.05"),
+        (True, "580.159.04-1", None, True, "none (not loaded)"),
+        (True, "580.159.04-1", "580.159.04", False, "matches"),
+        (False, "580.159.04-1", "580.95.05", False, "did not change"),
+        (False, "580.159.04-1", "580.159.04", False, "matches"),
+        (True, None, None, False, "no driver installed"),
+    ],
+)
 def test_reboot_decision(changed, installed, loaded, required, reason):
     got, why = nh.reboot_decision(changed, installed, loaded)
     assert got is required and reason in why
@@ -245,10 +292,19 @@ def apt_host(installed_driver=None, installed_fm=None, loaded=None, smi_xml=None
 
 
 def params(**over):
-    base = dict(package_manager="apt", driver_package="nvidia-open-580", driver_branch="580",
-                driver_version="580.159.04", fabricmanager="auto", fabricmanager_package="auto",
-                fabricmanager_version="", driver_changed=False, module_version_file="/sys/module/nvidia/version",
-                nvidia_smi_path="/usr/bin/nvidia-smi", pci_devices_path="/nonexistent")
+    base = dict(
+        package_manager="apt",
+        driver_package="nvidia-open-580",
+        driver_branch="580",
+        driver_version="580.159.04",
+        fabricmanager="auto",
+        fabricmanager_package="auto",
+        fabricmanager_version="",
+        driver_changed=False,
+        module_version_file="/sys/module/nvidia/version",
+        nvidia_smi_path="/usr/bin/nvidia-smi",
+        pci_devices_path="/nonexistent",
+    )
     base.update(over)
     return base
 
@@ -281,21 +337,32 @@ def test_plan_forced_fabric_manager_mismatch_is_a_problem():
 
 
 def test_plan_disabled_fabric_manager_left_behind_is_a_notice_only():
-    res = plan(apt_host(installed_driver="580.172.08-1", installed_fm="580.159.04-1"), fabricmanager="disabled",
-               driver_version="580.172.08")
+    res = plan(
+        apt_host(installed_driver="580.172.08-1", installed_fm="580.159.04-1"),
+        fabricmanager="disabled",
+        driver_version="580.172.08",
+    )
     assert res["problems"] == [] and len(res["notices"]) == 1
 
 
 def test_plan_upgrade_converges_a_mismatched_fabric_manager():
     # before installing: the fabric manager will follow the driver, nothing to reboot yet
-    res = plan(apt_host(installed_driver="580.159.04-1", installed_fm="580.159.04-1", loaded="580.159.04"),
-               fabricmanager="enabled", driver_version="580.172.08", driver_changed=False)
+    res = plan(
+        apt_host(installed_driver="580.159.04-1", installed_fm="580.159.04-1", loaded="580.159.04"),
+        fabricmanager="enabled",
+        driver_version="580.172.08",
+        driver_changed=False,
+    )
     assert res["problems"] == []
     assert res["fabricmanager"]["target"] == "580.172.08-1"
     assert res["reboot_required"] is False
     # after installing: the old module is still loaded and the driver changed
-    res = plan(apt_host(installed_driver="580.172.08-1", installed_fm="580.172.08-1", loaded="580.159.04"),
-               fabricmanager="enabled", driver_version="580.172.08", driver_changed=True)
+    res = plan(
+        apt_host(installed_driver="580.172.08-1", installed_fm="580.172.08-1", loaded="580.159.04"),
+        fabricmanager="enabled",
+        driver_version="580.172.08",
+        driver_changed=True,
+    )
     assert res["problems"] == [] and res["driver"]["installed"] == res["driver"]["target"]
     assert res["reboot_required"] and res["loaded_module_version"] == "580.159.04"
 
@@ -304,15 +371,18 @@ def test_plan_stale_mismatch_that_will_not_converge_is_a_problem():
     # someone installed a newer fabric manager by hand
     host = apt_host(installed_driver="580.159.04-1", installed_fm="580.172.08-1")
     res = plan(host, fabricmanager="enabled", driver_version="580.159.04")
-    assert res["problems"] == []            # converging brings the fabric manager back to 580.159.04
+    assert res["problems"] == []  # converging brings the fabric manager back to 580.159.04
     # the wanted driver has no fabric manager in the repository: refused, and the mismatch is named too
     res = plan(host, fabricmanager="enabled", driver_version="580.95.05")
     assert len(res["problems"]) == 2
     assert "nvidia-fabricmanager 580.95.05 is not in the configured repositories" in res["problems"][0]
     assert "580.172.08 is installed but the driver is 580.159.04" in res["problems"][1]
     # an installed fabric manager of the wanted version satisfies it even when no longer offered
-    res = plan(apt_host(installed_driver="580.95.05-1", installed_fm="580.95.05-1"), fabricmanager="enabled",
-               driver_version="580.95.05")
+    res = plan(
+        apt_host(installed_driver="580.95.05-1", installed_fm="580.95.05-1"),
+        fabricmanager="enabled",
+        driver_version="580.95.05",
+    )
     assert res["problems"] == [] and res["fabricmanager"]["target"] == "580.95.05-1"
 
 
@@ -322,16 +392,25 @@ def test_plan_unknown_fabric_manager_package():
 
 
 def test_plan_dnf_queries_and_specs():
-    host = FakeHost({
-        ("repoquery", "nvidia-open"): (0, "580.159.04-1.el9\n580.172.08-1.el9\n", ""),
-        ("rpm", "nvidia-open"): (0, "580.159.04-1.el9\n", ""),
-        ("repoquery", "nvidia-fabric-manager"): (0, "580.159.04-1.el9\n", ""),
-        ("rpm", "nvidia-fabric-manager"): (1, "package nvidia-fabric-manager is not installed\n", ""),
-    })
-    res = nh.plan_host(host.run, host.read, params(package_manager="dnf", driver_package="nvidia-open",
-                                                   fabricmanager="enabled",
-                                                   fabricmanager_package="nvidia-fabric-manager"),
-                       path_exists=host.exists)
+    host = FakeHost(
+        {
+            ("repoquery", "nvidia-open"): (0, "580.159.04-1.el9\n580.172.08-1.el9\n", ""),
+            ("rpm", "nvidia-open"): (0, "580.159.04-1.el9\n", ""),
+            ("repoquery", "nvidia-fabric-manager"): (0, "580.159.04-1.el9\n", ""),
+            ("rpm", "nvidia-fabric-manager"): (1, "package nvidia-fabric-manager is not installed\n", ""),
+        }
+    )
+    res = nh.plan_host(
+        host.run,
+        host.read,
+        params(
+            package_manager="dnf",
+            driver_package="nvidia-open",
+            fabricmanager="enabled",
+            fabricmanager_package="nvidia-fabric-manager",
+        ),
+        path_exists=host.exists,
+    )
     assert res["problems"] == []
     assert res["driver"]["installed"] == "580.159.04-1.el9"
     assert res["driver"]["install_spec"] == "nvidia-open-580.159.04-1.el9"
@@ -340,15 +419,18 @@ def test_plan_dnf_queries_and_specs():
 
 # NVIDIA's names per branch, as NVIDIA/gpu-driver-container installs them (ubuntu*/precompiled/nvidia-driver,
 # rhel9|rhel10/precompiled/Dockerfile) and NVIDIA/cloud-native-stack playbooks/nvidia-driver.yaml (Ubuntu).
-@pytest.mark.parametrize("pm, branch, name", [
-    ("apt", "580", "nvidia-fabricmanager"),
-    ("apt", "590", "nvidia-fabricmanager"),
-    ("dnf", "580", "nvidia-fabricmanager"),
-    ("apt", "570", "nvidia-fabricmanager-570"),
-    ("apt", "550", "nvidia-fabricmanager-550"),
-    ("dnf", "570", "nvidia-fabric-manager"),
-    ("dnf", 575, "nvidia-fabric-manager"),
-])
+@pytest.mark.parametrize(
+    "pm, branch, name",
+    [
+        ("apt", "580", "nvidia-fabricmanager"),
+        ("apt", "590", "nvidia-fabricmanager"),
+        ("dnf", "580", "nvidia-fabricmanager"),
+        ("apt", "570", "nvidia-fabricmanager-570"),
+        ("apt", "550", "nvidia-fabricmanager-550"),
+        ("dnf", "570", "nvidia-fabric-manager"),
+        ("dnf", 575, "nvidia-fabric-manager"),
+    ],
+)
 def test_fabricmanager_package_name_by_branch(pm, branch, name):
     assert nh.fabricmanager_package_name(pm, branch) == name
 
@@ -368,11 +450,16 @@ def test_plan_asks_for_the_unsuffixed_fabric_manager_at_the_default_branch():
 
 
 def test_plan_older_branch_keeps_the_suffixed_name():
-    host = FakeHost({
-        ("madison", "nvidia-open-570"): (0, "nvidia-open-570 | 570.172.08-1 | http://mirror  Packages\n", ""),
-        ("madison", "nvidia-fabricmanager-570"):
-            (0, "nvidia-fabricmanager-570 | 570.172.08-1 | http://mirror  Packages\n", ""),
-    })
+    host = FakeHost(
+        {
+            ("madison", "nvidia-open-570"): (0, "nvidia-open-570 | 570.172.08-1 | http://mirror  Packages\n", ""),
+            ("madison", "nvidia-fabricmanager-570"): (
+                0,
+                "nvidia-fabricmanager-570 | 570.172.08-1 | http://mirror  Packages\n",
+                "",
+            ),
+        }
+    )
     res = plan(host, driver_package="nvidia-open-570", driver_branch="570", driver_version="", fabricmanager="enabled")
     assert res["problems"] == []
     assert res["fabricmanager"]["install_spec"] == "nvidia-fabricmanager-570=570.172.08-1"
@@ -383,59 +470,85 @@ def test_plan_bad_branch_is_a_problem_not_a_traceback():
     assert any("nvidia_host_driver_branch" in p for p in res["problems"])
 
 
-@pytest.mark.parametrize("text, enabled", [
-    (fixture("nvidia_host", "dnf-module-list-nvidia-driver.txt"), ["580-open"]),
-    ("nvidia-driver   580-dkms [d][e]   default [d], fm, ks, src   Nvidia driver\n", ["580-dkms"]),
-    ("nvidia-driver   580-dkms [d]   default [d] [i], fm   Nvidia driver\n", []),
-    ("nvidia-driver   580-open [x]   default [d], fm   Nvidia driver\n", []),
-    ("other-module    580-open [e]   default [d]   Something else\n", []),
-    ("", []),
-    ("Error: No matching Modules to list\n", []),
-])
+@pytest.mark.parametrize(
+    "text, enabled",
+    [
+        (fixture("nvidia_host", "dnf-module-list-nvidia-driver.txt"), ["580-open"]),
+        ("nvidia-driver   580-dkms [d][e]   default [d], fm, ks, src   Nvidia driver\n", ["580-dkms"]),
+        ("nvidia-driver   580-dkms [d]   default [d] [i], fm   Nvidia driver\n", []),
+        ("nvidia-driver   580-open [x]   default [d], fm   Nvidia driver\n", []),
+        ("other-module    580-open [e]   default [d]   Something else\n", []),
+        ("", []),
+        ("Error: No matching Modules to list\n", []),
+    ],
+)
 def test_parse_dnf_module_list(text, enabled):
     assert nh.parse_dnf_module_list(text) == enabled
 
 
-@pytest.mark.parametrize("branch, open_modules, stream", [("580", True, "580-open"), ("580", False, "580-dkms"),
-                                                          (590, True, "590-open")])
+@pytest.mark.parametrize(
+    "branch, open_modules, stream", [("580", True, "580-open"), ("580", False, "580-dkms"), (590, True, "590-open")]
+)
 def test_driver_module_stream(branch, open_modules, stream):
     assert nh.driver_module_stream(branch, open_modules) == stream
 
 
-@pytest.mark.parametrize("wanted, enabled, commands", [
-    ("580-open", ["580-open"], []),
-    ("580-open", [], [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]),
-    ("580-open", ["570-open"], [["dnf", "-y", "module", "reset", "nvidia-driver"],
-                                ["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]),
-    ("", ["570-open"], []),
-])
+@pytest.mark.parametrize(
+    "wanted, enabled, commands",
+    [
+        ("580-open", ["580-open"], []),
+        ("580-open", [], [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]),
+        (
+            "580-open",
+            ["570-open"],
+            [
+                ["dnf", "-y", "module", "reset", "nvidia-driver"],
+                ["dnf", "-y", "module", "enable", "nvidia-driver:580-open"],
+            ],
+        ),
+        ("", ["570-open"], []),
+    ],
+)
 def test_module_stream_commands(wanted, enabled, commands):
     assert nh.module_stream_commands(wanted, enabled) == commands
 
 
 def rhel_host(enabled_listing):
     answers = {
-        ("module", "list", "--enabled", "nvidia-driver"): (0, enabled_listing, "") if enabled_listing
+        ("module", "list", "--enabled", "nvidia-driver"): (0, enabled_listing, "")
+        if enabled_listing
         else (1, "", "Error: No matching Modules to list\n"),
         ("rpm", "nvidia-open"): (1, "package nvidia-open is not installed\n", ""),
         ("rpm", "nvidia-fabricmanager"): (1, "package nvidia-fabricmanager is not installed\n", ""),
     }
-    if enabled_listing:   # modular filtering: the stream's packages are visible only once it is enabled
+    if enabled_listing:  # modular filtering: the stream's packages are visible only once it is enabled
         answers[("repoquery", "nvidia-open")] = (0, "580.159.04-1.el9\n580.172.08-1.el9\n", "")
         answers[("repoquery", "nvidia-fabricmanager")] = (0, "580.159.04-1.el9\n580.172.08-1.el9\n", "")
     return FakeHost(answers)
 
 
 def rhel_plan(host):
-    return nh.plan_host(host.run, host.read, params(package_manager="dnf", driver_package="nvidia-open",
-                                                    fabricmanager="enabled", driver_module_stream="580-open"),
-                        path_exists=host.exists)
+    return nh.plan_host(
+        host.run,
+        host.read,
+        params(
+            package_manager="dnf",
+            driver_package="nvidia-open",
+            fabricmanager="enabled",
+            driver_module_stream="580-open",
+        ),
+        path_exists=host.exists,
+    )
 
 
 def test_plan_rhel_stream_not_enabled_says_how_and_why_the_driver_is_hidden():
     res = rhel_plan(rhel_host(""))
-    assert res["module_stream"] == {"module": "nvidia-driver", "wanted": "580-open", "enabled": [],
-                                    "commands": [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]]}
+    assert res["module_stream"] == {
+        "module": "nvidia-driver",
+        "wanted": "580-open",
+        "enabled": [],
+        "commands": [["dnf", "-y", "module", "enable", "nvidia-driver:580-open"]],
+    }
     assert "nvidia-driver:580-open is not enabled yet" in res["problems"][0]
 
 

@@ -4,6 +4,7 @@ For any input, each parser returns its result or raises its own error (NcclTests
 GpuFactsError, PreflightError) with a message of its own, never another exception. Style of
 test_parser_properties.py.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,7 +12,8 @@ import json
 import re
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests_parse as ntp
 from ansible_collections.gpufleet.sglang.plugins.module_utils import nccl_tests_report as ntr
@@ -37,12 +39,18 @@ BUILT = build_facts(XML, query_csv=CSV)
 FACTS = {"gpufleet_gpus": BUILT["gpus"], "gpufleet_gpu_driver": BUILT["driver"]}
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-numbers = (st.integers() | st.integers(min_value=2 ** 64) | st.integers(max_value=-1)
-           | st.floats() | st.sampled_from([10 ** 400, -10 ** 400, float("nan"), float("inf"), float("-inf")]))
+numbers = (
+    st.integers()
+    | st.integers(min_value=2**64)
+    | st.integers(max_value=-1)
+    | st.floats()
+    | st.sampled_from([10**400, -(10**400), float("nan"), float("inf"), float("-inf")])
+)
 json_values = st.recursive(
     st.none() | st.booleans() | numbers | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 LEAK = re.compile(r"Traceback|object has no attribute|not subscriptable|not iterable|too large to convert")
 
 
@@ -51,6 +59,7 @@ def own_error(exc):
 
 
 # ------------------------------------------------------------------ nccl-tests
+
 
 def judge(text, fmt="auto"):
     try:
@@ -73,8 +82,11 @@ def test_nccl_any_text(text):
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(TEXT_RUN.splitlines()), max_size=40), st.lists(st.text(max_size=30), max_size=5),
-       st.integers(0, 40))
+@given(
+    st.lists(st.sampled_from(TEXT_RUN.splitlines()), max_size=40),
+    st.lists(st.text(max_size=30), max_size=5),
+    st.integers(0, 40),
+)
 def test_nccl_real_lines_shuffled_with_garbage(lines, garbage, where):
     lines = list(lines)
     for item in garbage:
@@ -91,9 +103,12 @@ def test_nccl_json_any_value_at_any_top_level_field(key, value):
 
 
 @SETTINGS
-@given(st.integers(0, len(JSON_RUN["results"]) - 1),
-       st.sampled_from(["size", "count", "root", "out_of_place", "in_place"]), json_values,
-       st.sampled_from([None, "time", "alg_bw", "bus_bw", "nwrong"]))
+@given(
+    st.integers(0, len(JSON_RUN["results"]) - 1),
+    st.sampled_from(["size", "count", "root", "out_of_place", "in_place"]),
+    json_values,
+    st.sampled_from([None, "time", "alg_bw", "bus_bw", "nwrong"]),
+)
 def test_nccl_json_any_value_in_a_result_row(row, key, value, half_key):
     data = copy.deepcopy(JSON_RUN)
     if half_key is None:
@@ -125,6 +140,7 @@ def test_nccl_any_bytes_through_run_check(tmp_path_factory, data):
 
 # ------------------------------------------------------------------ nvidia-smi XML / CSV
 
+
 def facts_of(xml, **kwargs):
     try:
         built = build_facts(xml, **kwargs)
@@ -145,8 +161,12 @@ ELEMENTS = sorted(set(re.findall(r"<([a-z_]+)>[^<]+</\1>", XML)))
 
 
 @SETTINGS
-@given(st.sampled_from(ELEMENTS), st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
-       | numbers.map(str) | st.sampled_from(["9" * 400, "-1", "N/A", "[N/A]", "1e999", "0x" + "f" * 40]))
+@given(
+    st.sampled_from(ELEMENTS),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+    | numbers.map(str)
+    | st.sampled_from(["9" * 400, "-1", "N/A", "[N/A]", "1e999", "0x" + "f" * 40]),
+)
 def test_xml_any_value_in_any_element(element, value):
     escaped = value.replace("&", "&amp;").replace("<", "&lt;")
     xml = re.sub(r"<%s>[^<]+</%s>" % (element, element), "<%s>%s</%s>" % (element, escaped, element), XML)
@@ -157,9 +177,12 @@ def test_xml_any_value_in_any_element(element, value):
 
 
 @SETTINGS
-@given(st.sampled_from(QUERY_GPU_FIELDS),
-       st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=",\"\n\r"), max_size=30)
-       | numbers.map(str) | st.just("9" * 400))
+@given(
+    st.sampled_from(QUERY_GPU_FIELDS),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=',"\n\r'), max_size=30)
+    | numbers.map(str)
+    | st.just("9" * 400),
+)
 def test_query_csv_any_value_in_any_field(field, value):
     lines = CSV.splitlines()
     cells = [cell.strip() for cell in lines[0].split(",")]
@@ -178,9 +201,11 @@ def test_other_outputs_any_text(query, remapped, topo, nvlink):
 
 # ------------------------------------------------------------------ hand-made preflight facts
 
+
 def preflight(built):
-    findings = host_findings("gpu-a1", {"gpufleet_gpus": built["gpus"], "gpufleet_gpu_driver": built["driver"]},
-                             {"expected_gpu_count": 2})
+    findings = host_findings(
+        "gpu-a1", {"gpufleet_gpus": built["gpus"], "gpufleet_gpu_driver": built["driver"]}, {"expected_gpu_count": 2}
+    )
     assert all(isinstance(p, str) for p in findings["problems"] + findings["warnings"])
 
 

@@ -24,7 +24,9 @@ def problems(pairs):
 
 
 def test_names_are_normalised_and_rendered_full():
-    argv, _warnings = render([("mem_fraction_static", 0.85), ("chunked-prefill-size", 8192), ("--trust-remote-code", True)])
+    argv, _warnings = render(
+        [("mem_fraction_static", 0.85), ("chunked-prefill-size", 8192), ("--trust-remote-code", True)]
+    )
     assert argv == ["--mem-fraction-static", "0.85", "--chunked-prefill-size", "8192", "--trust-remote-code"]
 
 
@@ -43,10 +45,13 @@ def test_unknown_flag_names_the_closest():
     assert "did you mean --mem-fraction-static" in probs[0]
 
 
-@pytest.mark.parametrize("flag, value, replacement", [
-    ("--enable-flashinfer-mla", True, ["--attention-backend", "flashinfer"]),
-    ("--speculative-draft", "/models/draft", ["--speculative-draft-model-path", "/models/draft"]),
-])
+@pytest.mark.parametrize(
+    "flag, value, replacement",
+    [
+        ("--enable-flashinfer-mla", True, ["--attention-backend", "flashinfer"]),
+        ("--speculative-draft", "/models/draft", ["--speculative-draft-model-path", "/models/draft"]),
+    ],
+)
 def test_renamed_flags_are_translated_with_a_warning(flag, value, replacement):
     argv, warnings = render([(flag, value)])
     assert argv == replacement
@@ -69,13 +74,16 @@ def test_dp_attention_without_dp_size_is_refused():
     assert any("--enable-dp-attention without a DP size does nothing" in p for p in probs)
 
 
-@pytest.mark.parametrize("pairs, needle", [
-    ([("--tp-size", "sixteen")], "--tp-size takes an integer, got 'sixteen'"),
-    ([("--mem-fraction-static", True)], "--mem-fraction-static takes a value, not true"),
-    ([("--mem-fraction-static", "most")], "--mem-fraction-static takes a number, got 'most'"),
-    ([("--kv-cache-dtype", "fp9")], "--kv-cache-dtype=fp9 is not one of SGLang"),
-    ([("--trust-remote-code", "yes")], "--trust-remote-code is a switch and takes no value"),
-])
+@pytest.mark.parametrize(
+    "pairs, needle",
+    [
+        ([("--tp-size", "sixteen")], "--tp-size takes an integer, got 'sixteen'"),
+        ([("--mem-fraction-static", True)], "--mem-fraction-static takes a value, not true"),
+        ([("--mem-fraction-static", "most")], "--mem-fraction-static takes a number, got 'most'"),
+        ([("--kv-cache-dtype", "fp9")], "--kv-cache-dtype=fp9 is not one of SGLang"),
+        ([("--trust-remote-code", "yes")], "--trust-remote-code is a switch and takes no value"),
+    ],
+)
 def test_value_errors(pairs, needle):
     assert any(needle in p for p in problems(pairs))
 
@@ -87,8 +95,12 @@ def test_secrets_never_reach_argv(flag):
 
 
 def test_extra_args_tokens():
-    assert parse_extra_args(["--log-level", "info", "--enable-metrics", "--x=1", "--l", "a", "b"], "g") == \
-        [("--log-level", "info"), ("--enable-metrics", True), ("--x", "1"), ("--l", ["a", "b"])]
+    assert parse_extra_args(["--log-level", "info", "--enable-metrics", "--x=1", "--l", "a", "b"], "g") == [
+        ("--log-level", "info"),
+        ("--enable-metrics", True),
+        ("--x", "1"),
+        ("--l", ["a", "b"]),
+    ]
     with pytest.raises(ArgsError):
         parse_extra_args(["info"], "g")
 
@@ -107,30 +119,38 @@ def test_legacy_table_is_consistent_with_the_catalog():
             assert flag not in catalog.OPTION_TO_FLAG, flag
 
 
-@pytest.mark.parametrize("pairs, argv", [
-    # BooleanOptionalAction (--X / --no-X): false renders --no-X, never dropped (its default may be
-    # None = the model decides, or true), and --no-X never turns into --X.
-    ([("enable-tf32-matmul", False)], ["--no-enable-tf32-matmul"]),
-    ([("enable-tf32-matmul", True)], ["--enable-tf32-matmul"]),
-    ([("no-enable-tf32-matmul", True)], ["--no-enable-tf32-matmul"]),
-    ([("no-enable-tf32-matmul", False)], ["--enable-tf32-matmul"]),
-    ([("--no-dllm-fdfo", True)], ["--no-dllm-fdfo"]),
-    # A plain store_true switch: false is its default, so it is left out.
-    ([("enable-metrics", False)], []),
-    # Negative numbers are values (argparse's negative-number rule).
-    ([("chunked-prefill-size", -1)], ["--chunked-prefill-size", "-1"]),
-])
+@pytest.mark.parametrize(
+    "pairs, argv",
+    [
+        # BooleanOptionalAction (--X / --no-X): false renders --no-X, never dropped (its default may be
+        # None = the model decides, or true), and --no-X never turns into --X.
+        ([("enable-tf32-matmul", False)], ["--no-enable-tf32-matmul"]),
+        ([("enable-tf32-matmul", True)], ["--enable-tf32-matmul"]),
+        ([("no-enable-tf32-matmul", True)], ["--no-enable-tf32-matmul"]),
+        ([("no-enable-tf32-matmul", False)], ["--enable-tf32-matmul"]),
+        ([("--no-dllm-fdfo", True)], ["--no-dllm-fdfo"]),
+        # A plain store_true switch: false is its default, so it is left out.
+        ([("enable-metrics", False)], []),
+        # Negative numbers are values (argparse's negative-number rule).
+        ([("chunked-prefill-size", -1)], ["--chunked-prefill-size", "-1"]),
+    ],
+)
 def test_switches_render_exactly_as_meant(pairs, argv):
     assert render(pairs)[0] == argv
 
 
-@pytest.mark.parametrize("tokens, pairs", [
-    (["--no-enable-tf32-matmul"], [("--no-enable-tf32-matmul", True)]),
-    (["--cuda-graph-bs", "1", "2", "4", "--log-level", "info"],
-     [("--cuda-graph-bs", ["1", "2", "4"]), ("--log-level", "info")]),
-    (["--chunked-prefill-size", "-1"], [("--chunked-prefill-size", "-1")]),
-    (["--model-checksum", "--log-level", "info"], [("--model-checksum", True), ("--log-level", "info")]),
-])
+@pytest.mark.parametrize(
+    "tokens, pairs",
+    [
+        (["--no-enable-tf32-matmul"], [("--no-enable-tf32-matmul", True)]),
+        (
+            ["--cuda-graph-bs", "1", "2", "4", "--log-level", "info"],
+            [("--cuda-graph-bs", ["1", "2", "4"]), ("--log-level", "info")],
+        ),
+        (["--chunked-prefill-size", "-1"], [("--chunked-prefill-size", "-1")]),
+        (["--model-checksum", "--log-level", "info"], [("--model-checksum", True), ("--log-level", "info")]),
+    ],
+)
 def test_extra_args_take_exactly_their_flags_values(tokens, pairs):
     assert parse_extra_args(tokens, "group g") == pairs
 

@@ -4,7 +4,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.sglang.plugins.filter.sglang_firewall import (
@@ -39,10 +38,13 @@ def prod_plan(group_vars=None):
     """The real planner on a prod-like inventory: r1_a, r1_b (2 x 8 GPUs each)."""
     model_groups = {"r1_a": ["gpu-a1", "gpu-a2"], "r1_b": ["gpu-b1", "gpu-b2"]}
     hostvars = {}
-    for group, hosts in model_groups.items():
+    for _group, hosts in model_groups.items():
         for host in hosts:
-            hv = {"ansible_host": HOSTS[host][0], "sglang_preset": "deepseek-r1-fp8-2x8",
-                  "sglang_model_path": "/models/deepseek-ai/DeepSeek-R1"}
+            hv = {
+                "ansible_host": HOSTS[host][0],
+                "sglang_preset": "deepseek-r1-fp8-2x8",
+                "sglang_model_path": "/models/deepseek-ai/DeepSeek-R1",
+            }
             hv.update(group_vars or {})
             hostvars[host] = hv
     return plan_fleet(model_groups, hostvars)
@@ -133,8 +135,13 @@ def test_overlapping_allowlists_are_merged_for_the_interval_set():
     rules = rules_by_name(run_fw(ROUTER, operator_cidrs=["10.0.0.0/8", "10.1.0.0/16", "10.20.0.5"]))
     assert rules["router_metrics"]["ipv4"] == ["10.0.0.0/8"]
     # Neighbours stay separate (readable), duplicates go.
-    rules = rules_by_name(run_fw(ROUTER, operator_cidrs=["10.0.0.3", "10.0.0.2", "10.0.0.2/32", "fd00::/64", "fd00::1"]))
-    assert (rules["router_metrics"]["ipv4"], rules["router_metrics"]["ipv6"]) == (["10.0.0.2", "10.0.0.3"], ["fd00::/64"])
+    rules = rules_by_name(
+        run_fw(ROUTER, operator_cidrs=["10.0.0.3", "10.0.0.2", "10.0.0.2/32", "fd00::/64", "fd00::1"])
+    )
+    assert (rules["router_metrics"]["ipv4"], rules["router_metrics"]["ipv6"]) == (
+        ["10.0.0.2", "10.0.0.3"],
+        ["fd00::/64"],
+    )
 
 
 def test_no_router_and_no_allowlist_warns():
@@ -146,24 +153,27 @@ def test_no_router_and_no_allowlist_warns():
 # ------------------------------------------------------------- refusals
 
 
-@pytest.mark.parametrize("group_vars, kwargs, host, expected", [
-    ({"sglang_port": 22}, {}, "gpu-a1", "SGLang HTTP port would use port 22, an SSH port"),
-    ({"sglang_dist_init_port": 16}, {}, "gpu-a2", "dist-init/ZMQ/NCCL ports would use port 22"),
-    ({"sglang_nccl_port": 2222}, {"protected_ports": [22, 2222]}, "gpu-b1", "would use port 2222, an SSH port"),
-    ({}, {"router_port": 22}, ROUTER, "router port would use port 22"),
-    ({}, {"router_metrics_port": 22}, ROUTER, "Move sglang_router_prometheus_port"),
-])
+@pytest.mark.parametrize(
+    "group_vars, kwargs, host, expected",
+    [
+        ({"sglang_port": 22}, {}, "gpu-a1", "SGLang HTTP port would use port 22, an SSH port"),
+        ({"sglang_dist_init_port": 16}, {}, "gpu-a2", "dist-init/ZMQ/NCCL ports would use port 22"),
+        ({"sglang_nccl_port": 2222}, {"protected_ports": [22, 2222]}, "gpu-b1", "would use port 2222, an SSH port"),
+        ({}, {"router_port": 22}, ROUTER, "router port would use port 22"),
+        ({}, {"router_metrics_port": 22}, ROUTER, "Move sglang_router_prometheus_port"),
+    ],
+)
 def test_ssh_port_is_refused(group_vars, kwargs, host, expected):
     # The planner refuses SSH ports itself (test_bad_inputs.py); the firewall refuses them again
     # in a plan edited by hand (defence in depth), so they are patched into a valid plan here.
     plan = prod_plan()
     for group in plan["groups"].values():
         for var, value in group_vars.items():
-            group[var[len("sglang_"):]] = value
+            group[var[len("sglang_") :]] = value
             if var == "sglang_dist_init_port":
                 group["dist_init_ports"] = [value, value + DIST_INIT_PORT_WINDOW - 1]
             for node in group["nodes"]:
-                node[var[len("sglang_"):]] = value
+                node[var[len("sglang_") :]] = value
     text = problems(host, plan=plan, **kwargs)
     assert expected in text and "host %s" % host in text and "lock you out" in text
 
@@ -171,8 +181,9 @@ def test_ssh_port_is_refused(group_vars, kwargs, host, expected):
 def test_router_ports_come_from_the_plan_never_a_default_of_its_own():
     model_groups = {"r1_a": ["gpu-a1", "gpu-a2"]}
     hostvars = dict((h, {"ansible_host": HOSTS[h][0], "sglang_model_path": "/models/m"}) for h in model_groups["r1_a"])
-    plan = plan_fleet(model_groups, hostvars, routers={ROUTER: {"sglang_router_port": 8080,
-                                                                "sglang_router_prometheus_port": 9090}})
+    plan = plan_fleet(
+        model_groups, hostvars, routers={ROUTER: {"sglang_router_port": 8080, "sglang_router_prometheus_port": 9090}}
+    )
     rules = rules_by_name(firewall(plan, ROUTER, addresses(), routers=[ROUTER]))
     assert rules["router"]["ports"] == [[8080, 8080]] and rules["router_metrics"]["ports"] == [[9090, 9090]]
     with pytest.raises(FirewallError, match="router router-2 is not in the plan's routers; run playbooks/plan.yml"):
@@ -184,13 +195,16 @@ def test_router_on_a_member_sharing_the_http_port_is_refused():
     assert "port 30000 would serve both the SGLang HTTP port and the router port" in text
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"operator_cidrs": ["prometheus.example.com"]}, "never resolves names"),
-    ({"operator_cidrs": ["10.0.0.1/8"]}, "did you mean 10.0.0.0/8?"),
-    ({"operator_cidrs": "10.0.0.0/8"}, "must be a list"),
-    ({"router_client_cidrs": ["any"]}, "sglang_firewall_router_client_cidrs: 'any' is not an IP"),
-    ({"router_port": 70000}, "router port=70000 is not a TCP port"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"operator_cidrs": ["prometheus.example.com"]}, "never resolves names"),
+        ({"operator_cidrs": ["10.0.0.1/8"]}, "did you mean 10.0.0.0/8?"),
+        ({"operator_cidrs": "10.0.0.0/8"}, "must be a list"),
+        ({"router_client_cidrs": ["any"]}, "sglang_firewall_router_client_cidrs: 'any' is not an IP"),
+        ({"router_port": 70000}, "router port=70000 is not a TCP port"),
+    ],
+)
 def test_bad_variables_are_named(kwargs, expected):
     assert expected in problems(ROUTER, **kwargs)
 
@@ -243,13 +257,20 @@ def test_text_is_one_transaction_on_a_dedicated_table_only():
     result = run_fw("gpu-a1")
     text = result["text"]
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    assert lines[:3] == ["table inet gpufleet_sglang {}", "delete table inet gpufleet_sglang",
-                         "table inet gpufleet_sglang {"]
+    assert lines[:3] == [
+        "table inet gpufleet_sglang {}",
+        "delete table inet gpufleet_sglang",
+        "table inet gpufleet_sglang {",
+    ]
     assert sum(ln.startswith("table ") or ln.startswith("delete ") for ln in lines) == 3
     assert "flush" not in text and " 22" not in text
     assert '    comment "gpufleet.sglang %s gpu-a1"' % result["fingerprint"] in text
-    chain = text[text.index("chain input"):]
-    assert chain.index('iif "lo" accept') < chain.index("ct state established,related accept") < chain.index("@internal_v4")
+    chain = text[text.index("chain input") :]
+    assert (
+        chain.index('iif "lo" accept')
+        < chain.index("ct state established,related accept")
+        < chain.index("@internal_v4")
+    )
     assert chain.index("@internal_v4 accept") < chain.index("tcp dport { 20000-20006, 20010 } counter drop")
     assert "type filter hook input priority filter; policy accept;" in chain
 
@@ -290,15 +311,21 @@ def test_real_nft_checks_applies_and_reapplies_atomically(tmp_path, host):
     (tmp_path / "fw.nft").write_text(result["text"])
     (tmp_path / "other.nft").write_text(
         "table inet operator_keep {\n chain input {\n  type filter hook input priority 10; policy accept;\n"
-        "  tcp dport 22 accept\n }\n}\n")
-    proc = _nft_script(tmp_path, "\n".join([
-        "nft -f %s/other.nft" % tmp_path,
-        "nft -c -f %s/fw.nft" % tmp_path,
-        "nft -f %s/fw.nft" % tmp_path,
-        "nft -s list ruleset > %s/one" % tmp_path,
-        "nft -f %s/fw.nft" % tmp_path,
-        "nft -s list ruleset > %s/two" % tmp_path,
-    ]))
+        "  tcp dport 22 accept\n }\n}\n"
+    )
+    proc = _nft_script(
+        tmp_path,
+        "\n".join(
+            [
+                "nft -f %s/other.nft" % tmp_path,
+                "nft -c -f %s/fw.nft" % tmp_path,
+                "nft -f %s/fw.nft" % tmp_path,
+                "nft -s list ruleset > %s/one" % tmp_path,
+                "nft -f %s/fw.nft" % tmp_path,
+                "nft -s list ruleset > %s/two" % tmp_path,
+            ]
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     one, two = (tmp_path / "one").read_text(), (tmp_path / "two").read_text()
     assert one == two
@@ -311,12 +338,17 @@ def test_real_nft_rejects_a_broken_ruleset_without_touching_the_table(tmp_path):
     broken = good["text"].replace("@internal_v4 accept", "@no_such_set accept")
     (tmp_path / "good.nft").write_text(good["text"])
     (tmp_path / "broken.nft").write_text(broken)
-    proc = _nft_script(tmp_path, "\n".join([
-        "nft -f %s/good.nft" % tmp_path,
-        "if nft -c -f %s/broken.nft; then exit 3; fi" % tmp_path,
-        "if nft -f %s/broken.nft; then exit 4; fi" % tmp_path,
-        "nft list table inet gpufleet_sglang > %s/live" % tmp_path,
-    ]))
+    proc = _nft_script(
+        tmp_path,
+        "\n".join(
+            [
+                "nft -f %s/good.nft" % tmp_path,
+                "if nft -c -f %s/broken.nft; then exit 3; fi" % tmp_path,
+                "if nft -f %s/broken.nft; then exit 4; fi" % tmp_path,
+                "nft list table inet gpufleet_sglang > %s/live" % tmp_path,
+            ]
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert good["fingerprint"] in (tmp_path / "live").read_text()
 
@@ -330,7 +362,9 @@ def test_filter_reads_hostvars_and_names_the_host_on_error():
     out = sglang_firewall_ruleset(plan, "gpu-a1", hv, routers=[ROUTER], router_port=30000, router_metrics_port=29000)
     assert out["rules"][0]["ipv4"][0] == "10.20.0.11"
     del hv["gpu-a2"]["ansible_facts"]
-    with pytest.raises(AnsibleFilterError, match="(?s)problem.s. for host gpu-a1.*no addresses known for host.s. gpu-a2"):
+    with pytest.raises(
+        AnsibleFilterError, match="(?s)problem.s. for host gpu-a1.*no addresses known for host.s. gpu-a2"
+    ):
         sglang_firewall_ruleset(plan, "gpu-a1", hv, routers=[ROUTER])
     with pytest.raises(AnsibleFilterError, match="run playbooks/plan.yml first"):
         sglang_firewall_ruleset(None, "gpu-a1", hv)

@@ -13,6 +13,7 @@ def fake_get(responses):
         path = url.split("30000", 1)[1]
         value = responses[path]
         return value.pop(0) if isinstance(value, list) else value
+
     get.calls = calls
     return get
 
@@ -22,11 +23,13 @@ MODELS = (200, json.dumps({"object": "list", "data": [{"id": "r1"}]}))
 
 def test_head_ready_needs_health_generate_and_model_listed():
     assert probe("http://h:30000", True, "r1", get=fake_get({"/health_generate": (200, ""), "/v1/models": MODELS}))[0]
-    ready, detail = probe("http://h:30000", True, "r2",
-                          get=fake_get({"/health_generate": (200, ""), "/v1/models": MODELS}))
+    ready, detail = probe(
+        "http://h:30000", True, "r2", get=fake_get({"/health_generate": (200, ""), "/v1/models": MODELS})
+    )
     assert not ready and "not r2" in detail
-    ready, detail = probe("http://h:30000", True, "r1",
-                          get=fake_get({"/health_generate": (503, ""), "/v1/models": MODELS}))
+    ready, detail = probe(
+        "http://h:30000", True, "r1", get=fake_get({"/health_generate": (503, ""), "/v1/models": MODELS})
+    )
     assert not ready and "503" in detail
 
 
@@ -56,16 +59,33 @@ def test_wait_until_ready():
 
 def test_wait_times_out():
     clock = Clock()
-    res = wait_ready("http://h:30000", True, "r1", timeout_s=20, delay_s=5,
-                     get=fake_get({"/health_generate": (503, "")}), clock=clock, sleep=clock.sleep)
+    res = wait_ready(
+        "http://h:30000",
+        True,
+        "r1",
+        timeout_s=20,
+        delay_s=5,
+        get=fake_get({"/health_generate": (503, "")}),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert not res["ready"] and "not ready after 20s" in res["detail"]
 
 
 def test_wait_gives_up_when_the_unit_dies():
     clock = Clock()
     states = [(True, "activating"), (False, "failed")]
-    res = wait_ready("http://h:30000", True, "r1", timeout_s=600, delay_s=5, alive=lambda: states.pop(0),
-                     get=fake_get({"/health_generate": (503, "")}), clock=clock, sleep=clock.sleep)
+    res = wait_ready(
+        "http://h:30000",
+        True,
+        "r1",
+        timeout_s=600,
+        delay_s=5,
+        alive=lambda: states.pop(0),
+        get=fake_get({"/health_generate": (503, "")}),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert not res["ready"] and "failed" in res["detail"] and clock.now == 5
 
 
@@ -114,8 +134,9 @@ def test_connection_refused_is_still_loading_then_ready():
     try:
         ready, detail = probe(url, True, "r1", timeout=5)
         assert not ready and "connection refused (still loading" in detail
-        res = wait_ready(url, True, "r1", timeout_s=60, delay_s=5, alive=lambda: (True, "active"),
-                         get=get, clock=clock, sleep=sleep)
+        res = wait_ready(
+            url, True, "r1", timeout_s=60, delay_s=5, alive=lambda: (True, "active"), get=get, clock=clock, sleep=sleep
+        )
         assert res["ready"], (res, details)
         assert res["attempts"] == 3 and res["waited_s"] == 10
     finally:

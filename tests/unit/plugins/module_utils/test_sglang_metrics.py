@@ -4,6 +4,7 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.gpufleet.sglang.plugins.filter.sglang_metrics import (
     sglang_gateway_worker_floor,
     sglang_scrape_targets,
@@ -77,16 +78,9 @@ def test_rank_0_only_by_default_with_every_label():
 
 
 def test_every_rank_of_a_group_with_per_scheduler_metrics():
-    plan = prod_plan(
-        per_group={
-            "r1_b": {"sglang_args": {"--enable-metrics-for-all-schedulers": True}}
-        }
-    )
+    plan = prod_plan(per_group={"r1_b": {"sglang_args": {"--enable-metrics-for-all-schedulers": True}}})
     jobs = scrape_targets(plan)
-    got = [
-        (t, lab["model_group"], lab["node_rank"], lab["role"])
-        for t, lab in targets_of(jobs["sglang"])
-    ]
+    got = [(t, lab["model_group"], lab["node_rank"], lab["role"]) for t, lab in targets_of(jobs["sglang"])]
     assert got == [
         ("10.20.0.11:30000", "r1_a", "0", "head"),
         ("10.20.0.21:30000", "r1_b", "0", "head"),
@@ -96,10 +90,7 @@ def test_every_rank_of_a_group_with_per_scheduler_metrics():
 
 def test_a_group_without_enable_metrics_has_no_sglang_target():
     plan = prod_plan(per_group={"r1_a": {"sglang_args": {"--enable-metrics": False}}})
-    assert [
-        lab["model_group"]
-        for _target, lab in targets_of(scrape_targets(plan)["sglang"])
-    ] == ["r1_b"]
+    assert [lab["model_group"] for _target, lab in targets_of(scrape_targets(plan)["sglang"])] == ["r1_b"]
 
 
 def test_node_exporter_on_every_host_dcgm_only_when_enabled():
@@ -123,9 +114,7 @@ def test_node_exporter_on_every_host_dcgm_only_when_enabled():
 
 
 def test_gateway_on_its_metrics_port_with_node_exporter():
-    jobs = scrape_targets(
-        prod_plan(), {"router-1": {"address": "10.20.0.5", "prometheus_port": 29100}}
-    )
+    jobs = scrape_targets(prod_plan(), {"router-1": {"address": "10.20.0.5", "prometheus_port": 29100}})
     assert targets_of(jobs["gateway"]) == [
         (
             "10.20.0.5:29100",
@@ -206,9 +195,7 @@ def test_gateway_worker_floor(plan, floor, expected):
 
 
 def test_gateway_worker_floor_refuses_a_non_number():
-    with pytest.raises(
-        AnsibleFilterError, match="sglang_metrics_gateway_min_healthy_workers='two'"
-    ):
+    with pytest.raises(AnsibleFilterError, match="sglang_metrics_gateway_min_healthy_workers='two'"):
         sglang_gateway_worker_floor({"groups": {}}, "two")
 
 
@@ -238,11 +225,12 @@ def test_filter_reads_gpu_type_and_router_variables():
         },
     }
     jobs = sglang_scrape_targets(plan, hostvars, routers=["router-1"])
-    assert {
-        lab["host"]: lab["gpu_type"]
-        for _target, lab in targets_of(jobs["node"])
-        if "gpu_type" in lab
-    } == {"gpu-a1": "H100", "gpu-a2": "unknown", "gpu-b1": "H200", "gpu-b2": "Odd GPU"}
+    assert {lab["host"]: lab["gpu_type"] for _target, lab in targets_of(jobs["node"]) if "gpu_type" in lab} == {
+        "gpu-a1": "H100",
+        "gpu-a2": "unknown",
+        "gpu-b1": "H200",
+        "gpu-b2": "Odd GPU",
+    }
     assert [t for t, _labels in targets_of(jobs["gateway"])] == ["10.20.0.5:29001"]
 
 

@@ -70,8 +70,10 @@ def test_explicit_dist_init_host_and_port():
 
 def test_dist_init_interface_from_rank0_facts():
     facts = {"interfaces": ["eth0", "bond0"], "bond0": {"ipv4": {"address": "172.31.9.9"}}}
-    groups, hv = fleet(group_vars={"sglang_dist_init_interface": "bond0"},
-                       host_vars={"g0-n0": {"ansible_facts": facts}, "g0-n1": {"ansible_facts": {}}})
+    groups, hv = fleet(
+        group_vars={"sglang_dist_init_interface": "bond0"},
+        host_vars={"g0-n0": {"ansible_facts": facts}, "g0-n1": {"ansible_facts": {}}},
+    )
     assert plan_fleet(groups, hv)["groups"]["g0"]["dist_init_addr"] == "172.31.9.9:20000"
 
 
@@ -97,8 +99,13 @@ def test_every_preset_plans(preset):
 
 
 def test_variables_override_preset_and_null_drops():
-    groups, hv = fleet(group_vars={"sglang_preset": "deepseek-r1-fp8-2x8", "sglang_watchdog_timeout": 900,
-                                   "sglang_args": {"enable-metrics": False, "log-level": "warning"}})
+    groups, hv = fleet(
+        group_vars={
+            "sglang_preset": "deepseek-r1-fp8-2x8",
+            "sglang_watchdog_timeout": 900,
+            "sglang_args": {"enable-metrics": False, "log-level": "warning"},
+        }
+    )
     argv = plan_fleet(groups, hv)["groups"]["g0"]["nodes"][0]["argv"]
     assert argv[argv.index("--watchdog-timeout") + 1] == "900"
     assert "--enable-metrics" not in argv
@@ -106,9 +113,12 @@ def test_variables_override_preset_and_null_drops():
 
 
 def test_speculative_mapping_and_extra_args():
-    groups, hv = fleet(group_vars={
-        "sglang_speculative": {"algorithm": "EAGLE", "num_steps": 2, "eagle_topk": 1, "num_draft_tokens": 3},
-        "sglang_extra_args": ["--log-level", "info", "--enable-cache-report"]})
+    groups, hv = fleet(
+        group_vars={
+            "sglang_speculative": {"algorithm": "EAGLE", "num_steps": 2, "eagle_topk": 1, "num_draft_tokens": 3},
+            "sglang_extra_args": ["--log-level", "info", "--enable-cache-report"],
+        }
+    )
     argv = plan_fleet(groups, hv)["groups"]["g0"]["nodes"][0]["argv"]
     assert argv[argv.index("--speculative-num-steps") + 1] == "2"
     assert "--enable-cache-report" in argv and argv[argv.index("--log-level") + 1] == "info"
@@ -128,10 +138,14 @@ def test_secrets_file_goes_in_as_config_not_the_key():
 
 # ---- every validation error names the group/host/variable and a fix ----
 
-@pytest.mark.parametrize("hosts_in_group, needle", [
-    (1, "has 1 host(s) (g0-n0) but sglang_nodes_per_group is 2"),
-    (3, "has 3 host(s)"),
-])
+
+@pytest.mark.parametrize(
+    "hosts_in_group, needle",
+    [
+        (1, "has 1 host(s) (g0-n0) but sglang_nodes_per_group is 2"),
+        (3, "has 3 host(s)"),
+    ],
+)
 def test_wrong_number_of_hosts(hosts_in_group, needle):
     groups, hv = fleet(nodes=hosts_in_group)
     probs = problems_of(groups, hv)
@@ -178,8 +192,9 @@ def test_tp_inconsistent_with_group_shape():
 
 
 def test_tp_not_a_multiple_of_nodes():
-    groups, hv = fleet(nodes=2, group_vars={"sglang_gpus_per_node": 6, "sglang_tp_size": 4,
-                                            "sglang_args": {"dp-size": 3}})
+    groups, hv = fleet(
+        nodes=2, group_vars={"sglang_gpus_per_node": 6, "sglang_tp_size": 4, "sglang_args": {"dp-size": 3}}
+    )
     probs = problems_of(groups, hv)
     assert any("group g0: tp 4 does not fit nodes of 6 GPUs" in p for p in probs), probs
 
@@ -187,16 +202,20 @@ def test_tp_not_a_multiple_of_nodes():
 def test_mismatched_gpus_per_node_inside_group():
     groups, hv = fleet(host_vars={"g0-n0": {"sglang_gpus_per_node": 8}, "g0-n1": {"sglang_gpus_per_node": 4}})
     probs = problems_of(groups, hv)
-    assert any("group g0: sglang_gpus_per_node differs between its hosts" in p and "group_vars/g0" in p
-               for p in probs), probs
+    assert any(
+        "group g0: sglang_gpus_per_node differs between its hosts" in p and "group_vars/g0" in p for p in probs
+    ), probs
 
 
-@pytest.mark.parametrize("var, value, needle", [
-    ("sglang_port", 20003, "sglang_port=20003 collides with the dist-init port window 20000-20006"),
-    ("sglang_nccl_port", 20000, "sglang_nccl_port=20000 collides with the dist-init port window"),
-    ("sglang_nccl_port", 30000, "sglang_port and sglang_nccl_port are both 30000"),
-    ("sglang_port", 70000, "sglang_port=70000 is not a TCP port"),
-])
+@pytest.mark.parametrize(
+    "var, value, needle",
+    [
+        ("sglang_port", 20003, "sglang_port=20003 collides with the dist-init port window 20000-20006"),
+        ("sglang_nccl_port", 20000, "sglang_nccl_port=20000 collides with the dist-init port window"),
+        ("sglang_nccl_port", 30000, "sglang_port and sglang_nccl_port are both 30000"),
+        ("sglang_port", 70000, "sglang_port=70000 is not a TCP port"),
+    ],
+)
 def test_port_collisions_on_a_host(var, value, needle):
     groups, hv = fleet(group_vars={var: value})
     probs = problems_of(groups, hv)
@@ -209,10 +228,13 @@ def test_two_groups_share_a_dist_init_address():
     assert any("groups g0 and g1 both use dist-init address 10.9.9.9:20000" in p for p in probs), probs
 
 
-@pytest.mark.parametrize("host_vars, needle", [
-    ({"g0-n0": {"ansible_host": "127.0.0.1"}}, "ansible_host of rank 0 host g0-n0=127.0.0.1 is loopback"),
-    ({"g0-n0": {"ansible_host": ""}}, "no dist-init address for rank 0 host g0-n0"),
-])
+@pytest.mark.parametrize(
+    "host_vars, needle",
+    [
+        ({"g0-n0": {"ansible_host": "127.0.0.1"}}, "ansible_host of rank 0 host g0-n0=127.0.0.1 is loopback"),
+        ({"g0-n0": {"ansible_host": ""}}, "no dist-init address for rank 0 host g0-n0"),
+    ],
+)
 def test_missing_or_unusable_address(host_vars, needle):
     groups, hv = fleet(host_vars=host_vars)
     probs = problems_of(groups, hv)
@@ -222,8 +244,11 @@ def test_missing_or_unusable_address(host_vars, needle):
 def test_interface_without_facts_names_the_fix():
     groups, hv = fleet(group_vars={"sglang_dist_init_interface": "ib0"})
     probs = problems_of(groups, hv)
-    assert any("sglang_dist_init_interface=ib0, but rank 0 host g0-n0 has no IPv4 address" in p
-               and "sglang_dist_init_host" in p for p in probs), probs
+    assert any(
+        "sglang_dist_init_interface=ib0, but rank 0 host g0-n0 has no IPv4 address" in p
+        and "sglang_dist_init_host" in p
+        for p in probs
+    ), probs
 
 
 def test_missing_model_path_and_unknown_preset():
@@ -287,12 +312,15 @@ def test_router_elsewhere_and_distinct_ports_plan():
     assert plan["groups"]["g0"]["port"] == 30000
 
 
-@pytest.mark.parametrize("role, var", [
-    ("sglang_server", "sglang_server_model_mount"),
-    ("sglang_router", "sglang_router_host"),
-    ("sglang_router", "sglang_router_port"),
-    ("sglang_router", "sglang_router_prometheus_port"),
-])
+@pytest.mark.parametrize(
+    "role, var",
+    [
+        ("sglang_server", "sglang_server_model_mount"),
+        ("sglang_router", "sglang_router_host"),
+        ("sglang_router", "sglang_router_port"),
+        ("sglang_router", "sglang_router_prometheus_port"),
+    ],
+)
 def test_planner_defaults_are_the_roles_defaults(role, var):
     import pathlib
 

@@ -79,10 +79,19 @@ def test_force_and_only():
 
 def test_by_group_and_router_membership():
     from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_rollout import by_group, router_membership
-    plan = {"groups": {"a": {"head": "a1", "url": "http://a1:1", "nodes": [{"host": "a1"}, {"host": "a2"}]},
-                       "b": {"head": "b1", "url": "http://b1:1", "nodes": [{"host": "b1"}, {"host": "b2"}]}}}
-    hv = {"a1": {"c": False, "p": {"ready": True}}, "a2": {"c": True}, "b1": {"c": False, "p": {"ready": False}},
-          "b2": {}}
+
+    plan = {
+        "groups": {
+            "a": {"head": "a1", "url": "http://a1:1", "nodes": [{"host": "a1"}, {"host": "a2"}]},
+            "b": {"head": "b1", "url": "http://b1:1", "nodes": [{"host": "b1"}, {"host": "b2"}]},
+        }
+    }
+    hv = {
+        "a1": {"c": False, "p": {"ready": True}},
+        "a2": {"c": True},
+        "b1": {"c": False, "p": {"ready": False}},
+        "b2": {},
+    }
     assert by_group(plan, hv, "c") == {"a": True, "b": False}
     assert by_group(plan, hv, "c", default=True) == {"a": True, "b": True}
     assert by_group(plan, hv, "p.ready", "head") == {"a": True, "b": False}
@@ -91,6 +100,7 @@ def test_by_group_and_router_membership():
 
 
 # --- batches by share, surge, drains sized for reasoning models, estimates (issue 19) ---
+
 
 def test_share_counts_and_percentages():
     assert parse_share(2, 8, "v") == 2
@@ -105,17 +115,20 @@ def test_share_counts_and_percentages():
     assert parse_share("0%", 5, "v", round_up=True) == 0
 
 
-@pytest.mark.parametrize("value, words", [
-    ("ten", "is not a count or a percentage"),
-    ("150%", "more than 100%"),
-    (True, "is not a count or a percentage"),
-    (None, "is not a count or a percentage"),
-    (1.5, "is not a whole number"),
-    (0, "must be 1 or more"),
-    (-2, "must be 1 or more"),
-    ([1], "has type list"),
-    ("-5%", "is not a count or a percentage"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("ten", "is not a count or a percentage"),
+        ("150%", "more than 100%"),
+        (True, "is not a count or a percentage"),
+        (None, "is not a count or a percentage"),
+        (1.5, "is not a whole number"),
+        (0, "must be 1 or more"),
+        (-2, "must be 1 or more"),
+        ([1], "has type list"),
+        ("-5%", "is not a count or a percentage"),
+    ],
+)
 def test_share_bad_input_names_the_variable_and_the_fix(value, words):
     with pytest.raises(RolloutError) as err:
         parse_share(value, 4, "sglang_rollout_max_unavailable", minimum=1)
@@ -143,8 +156,9 @@ def test_spare_surges_first_so_capacity_never_drops_below_the_floor():
         plan_rollout(only3, dict(a=True, b=True, c=False), dict.fromkeys("abc", True), in_router, min_serving="100%")
     assert "would leave fewer than 2 group(s) serving" in str(err.value)
     assert "sglang_rollout_spare: true" in str(err.value)
-    res = plan_rollout(only3, dict.fromkeys("abc", True), dict.fromkeys("abc", True), in_router,
-                       min_serving="100%", spares=["c"])
+    res = plan_rollout(
+        only3, dict.fromkeys("abc", True), dict.fromkeys("abc", True), in_router, min_serving="100%", spares=["c"]
+    )
     assert groups_of(res) == [(["c"], False), (["a"], True), (["b"], True)]
     assert res["batches"][0]["restart"] == ["c"] and res["capacity_min"] == 2 and res["spares"] == ["c"]
 
@@ -152,8 +166,9 @@ def test_spare_surges_first_so_capacity_never_drops_below_the_floor():
 def test_a_current_spare_only_joins():
     in_router = dict(ALL, c=False)
     only3 = {"groups": dict((g, PLAN["groups"][g]) for g in ("a", "b", "c"))}
-    res = plan_rollout(only3, dict(a=True, b=True, c=False), dict.fromkeys("abc", True), in_router,
-                       min_serving=2, spares=["c"])
+    res = plan_rollout(
+        only3, dict(a=True, b=True, c=False), dict.fromkeys("abc", True), in_router, min_serving=2, spares=["c"]
+    )
     assert groups_of(res) == [(["c"], False), (["a"], True), (["b"], True)]
     assert res["batches"][0]["restart"] == [] and "c" not in res["skipped"]
 
@@ -180,12 +195,15 @@ def test_drain_sized_from_the_groups_context_length_and_decode_speed():
     assert drain_timeout("g", [], timeout=900) == {"timeout_s": 900, "basis": "sglang_rollout_drain_timeout=900"}
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"timeout": "soon"}, "sglang_rollout_drain_timeout='soon' is not a number"),
-    ({"timeout": -1}, "sglang_rollout_drain_timeout=-1 must be above 0"),
-    ({"decode_tok_s": 0}, "sglang_rollout_decode_tok_s=0 must be above 0"),
-    ({"max_tokens": True}, "sglang_rollout_max_tokens=True is not a number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"timeout": "soon"}, "sglang_rollout_drain_timeout='soon' is not a number"),
+        ({"timeout": -1}, "sglang_rollout_drain_timeout=-1 must be above 0"),
+        ({"decode_tok_s": 0}, "sglang_rollout_decode_tok_s=0 must be above 0"),
+        ({"max_tokens": True}, "sglang_rollout_max_tokens=True is not a number"),
+    ],
+)
 def test_drain_bad_input_names_group_and_variable(kwargs, words):
     with pytest.raises(RolloutError) as err:
         drain_timeout("r1_b", [], **kwargs)
@@ -193,8 +211,11 @@ def test_drain_bad_input_names_group_and_variable(kwargs, words):
 
 
 def test_estimate_uses_observed_start_times_then_the_assumption():
-    batches = [{"groups": ["a", "b"], "restart": ["a"]}, {"groups": ["c"], "restart": ["c"]},
-               {"groups": ["d"], "restart": ["d"]}]
+    batches = [
+        {"groups": ["a", "b"], "restart": ["a"]},
+        {"groups": ["c"], "restart": ["c"]},
+        {"groups": ["d"], "restart": ["d"]},
+    ]
     res = estimate(batches, {"a": 30.0, "c": 300, "d": True}, 600, overhead_s=10)
     assert res["batches_s"] == [40.0, 310.0, 610.0] and res["total_s"] == 960.0 and res["observed"] == ["a", "c"]
     with pytest.raises(RolloutError):
@@ -210,6 +231,7 @@ def test_progress_scales_the_remaining_estimate_by_what_was_observed():
 
 def test_drain_failure_names_what_was_in_flight_and_what_to_set():
     from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_rollout import drain_failure
+
     msg = drain_failure("at the gateway http://a1:30000: 3 active", 2027, "8192 tokens (default) at 5 tok/s", "r1_a")
     assert msg.startswith("group r1_a: still in flight after 2027s: at the gateway http://a1:30000: 3 active")
     assert "sglang_rollout_drain_timeout" in msg and "8192 tokens (default) at 5 tok/s" in msg
@@ -233,6 +255,7 @@ def test_plan_node_is_the_one_planned_host_check():
     from ansible.errors import AnsibleFilterError
 
     from ansible_collections.gpufleet.sglang.plugins.filter.sglang_filters import sglang_plan_node
+
     plan = {"hosts": {"gpu-a1": {"group": "r1_a"}}}
     assert sglang_plan_node(plan, "gpu-a1") == {"group": "r1_a"}
     for bad_plan in (None, {}, plan):

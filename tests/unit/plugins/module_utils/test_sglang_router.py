@@ -50,9 +50,15 @@ class FakeGateway(object):
             return 401, '{"error": "Invalid authentication token"}'
         if method == "GET" and path == "workers":
             self._tick()
-            return 200, json.dumps({"workers": [{"url": u, "id": "id-" + u.split("//")[1], "status": st,
-                                                 "is_healthy": st == "ready"} for u, st in self.workers.items()],
-                                    "total": len(self.workers)})
+            return 200, json.dumps(
+                {
+                    "workers": [
+                        {"url": u, "id": "id-" + u.split("//")[1], "status": st, "is_healthy": st == "ready"}
+                        for u, st in self.workers.items()
+                    ],
+                    "total": len(self.workers),
+                }
+            )
         if method == "POST" and path == "workers":
             if body["url"] in self.workers:
                 return 409, '{"code": "WORKER_ALREADY_EXISTS"}'
@@ -61,10 +67,11 @@ class FakeGateway(object):
             def listed(u=body["url"]):
                 self.workers[u] = "pending"
                 self.pending_jobs.append([self.pending, lambda: self.workers.__setitem__(u, "ready")])
+
             self.pending_jobs.append([self.lag, listed])
             return 202, json.dumps({"status": "accepted", "worker_id": "id-" + body["url"].split("//")[1]})
         if method == "DELETE" and path.startswith("workers/id-"):
-            url_ = "http://" + path[len("workers/id-"):]
+            url_ = "http://" + path[len("workers/id-") :]
             self.pending_jobs.append([self.lag, lambda: self.workers.pop(url_, None)])
             return 202, "{}"
         if method == "GET" and path.startswith("workers/id-"):
@@ -79,23 +86,29 @@ def client(fake, **kw):
     return RouterClient("http://r:30000", request=fake, sleep=lambda s: None, **kw)
 
 
-@pytest.mark.parametrize("body, urls", [
-    ('{"workers": [{"url": "http://a:1/"}, {"url": "http://b:1"}]}', ["http://a:1", "http://b:1"]),
-    ('["http://a:1"]', ["http://a:1"]),
-    ('{"urls": ["http://a:1"]}', ["http://a:1"]),
-    ('{"total": 0}', []),
-])
+@pytest.mark.parametrize(
+    "body, urls",
+    [
+        ('{"workers": [{"url": "http://a:1/"}, {"url": "http://b:1"}]}', ["http://a:1", "http://b:1"]),
+        ('["http://a:1"]', ["http://a:1"]),
+        ('{"urls": ["http://a:1"]}', ["http://a:1"]),
+        ('{"total": 0}', []),
+    ],
+)
 def test_parse_workers(body, urls):
     assert parse_workers(body) == urls
 
 
-@pytest.mark.parametrize("worker, ready", [
-    ({"url": "http://a:1", "id": "u", "status": "ready", "is_healthy": True}, True),
-    ({"url": "http://a:1", "id": "u", "status": "pending", "is_healthy": False}, False),
-    ({"url": "http://a:1", "id": "u", "status": "draining", "is_healthy": False}, False),
-    ({"url": "http://a:1", "is_healthy": False}, False),
-    ({"url": "http://a:1"}, True),
-])
+@pytest.mark.parametrize(
+    "worker, ready",
+    [
+        ({"url": "http://a:1", "id": "u", "status": "ready", "is_healthy": True}, True),
+        ({"url": "http://a:1", "id": "u", "status": "pending", "is_healthy": False}, False),
+        ({"url": "http://a:1", "id": "u", "status": "draining", "is_healthy": False}, False),
+        ({"url": "http://a:1", "is_healthy": False}, False),
+        ({"url": "http://a:1"}, True),
+    ],
+)
 def test_parse_worker_states(worker, ready):
     assert parse_worker_states(json.dumps({"workers": [worker]}))[0][2] is ready
 
@@ -115,7 +128,7 @@ def test_an_added_worker_counts_only_once_ready():
 
 
 def test_a_worker_that_never_gets_ready_is_reported():
-    fake = FakeGateway([], lag=0, pending=10 ** 6)
+    fake = FakeGateway([], lag=0, pending=10**6)
     c = RouterClient("http://r:30000", request=fake, sleep=lambda s: None, clock=iter(range(0, 1000, 30)).__next__)
     with pytest.raises(RouterError) as err:
         sync_workers(c, ["http://a:1"], confirm_timeout=60)
@@ -132,8 +145,10 @@ def test_already_registered_answers_409_and_is_confirmed():
 
 def test_each_worker_is_registered_with_its_own_key():
     fake = FakeGateway([], lag=0)
-    sync_workers(client(fake, worker_api_keys={"http://a:1/": "key-a", "http://b:1": "key-b"}),
-                 ["http://a:1", "http://b:1", "http://c:1"])
+    sync_workers(
+        client(fake, worker_api_keys={"http://a:1/": "key-a", "http://b:1": "key-b"}),
+        ["http://a:1", "http://b:1", "http://c:1"],
+    )
     assert fake.keys == {"http://a:1": "key-a", "http://b:1": "key-b", "http://c:1": None}
 
 
@@ -168,7 +183,7 @@ def test_exclusive_adds_before_it_removes():
 
 
 def test_confirm_timeout():
-    fake = FakeGateway([], lag=10 ** 6)
+    fake = FakeGateway([], lag=10**6)
     c = RouterClient("http://r:30000", request=fake, sleep=lambda s: None, clock=iter(range(0, 1000, 30)).__next__)
     with pytest.raises(RouterError) as err:
         sync_workers(c, ["http://a:1"], confirm_timeout=60)
@@ -194,16 +209,27 @@ def test_gateway_drain_waits_for_zero():
 
     def sleep(s):
         now[0] += s
-    res = wait_gateway_drained("http://r:29000/metrics", ["http://a:1"], timeout_s=10,
-                               request=lambda m, u, t, k=None, b=None: (200, bodies.pop(0)),
-                               clock=lambda: now[0], sleep=sleep)
+
+    res = wait_gateway_drained(
+        "http://r:29000/metrics",
+        ["http://a:1"],
+        timeout_s=10,
+        request=lambda m, u, t, k=None, b=None: (200, bodies.pop(0)),
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
     assert res["drained"] and res["waited_s"] == 2 and not bodies
 
 
 def test_gateway_drain_times_out_naming_the_worker():
-    res = wait_gateway_drained("http://r:29000/metrics", ["http://a:1", "http://b:1"], timeout_s=3,
-                               request=lambda m, u, t, k=None, b=None: (200, GATEWAY_METRICS),
-                               clock=iter(range(100)).__next__, sleep=lambda s: None)
+    res = wait_gateway_drained(
+        "http://r:29000/metrics",
+        ["http://a:1", "http://b:1"],
+        timeout_s=3,
+        request=lambda m, u, t, k=None, b=None: (200, GATEWAY_METRICS),
+        clock=iter(range(100)).__next__,
+        sleep=lambda s: None,
+    )
     assert not res["drained"] and "http://a:1: 3 active" in res["detail"] and "b:1" not in res["detail"]
 
 
@@ -215,18 +241,27 @@ def test_an_sglang_router_inventory_without_keys_keeps_working():
     assert problems_of({"sglang_router_extra_args": ["--policy", "round_robin"]}) == []
 
 
-@pytest.mark.parametrize("router_vars, expected", [
-    ({"sglang_router_version": "0.3.2"}, "sglang_router_version 0.3.2 is an sglang-router release"),
-    ({"sglang_router_extra_args": ["--mini-lb"]}, "--mini-lb: the Python mini load balancer is gone"),
-    ({"sglang_router_extra_args": ["--api-key", "x"]}, "carries --api-key, a credential on the command line; "
-                                                       "set sglang_router_api_key"),
-    ({"sglang_router_extra_args": ["--policy=cache_aware", "--health-check-int", "5"]},
-     "--health-check-int is not an smg option (full names only, abbreviations are refused) "
-     "(did you mean --health-check-interval-secs?)"),
-    ({"sglang_router_api_key": "d"}, "sglang_router_api_key is set but sglang_router_admin_api_key is not"),
-    ({"sglang_router_api_key": "d", "sglang_router_admin_api_key": "d"},
-     "sglang_router_admin_api_key equals sglang_router_api_key"),
-])
+@pytest.mark.parametrize(
+    "router_vars, expected",
+    [
+        ({"sglang_router_version": "0.3.2"}, "sglang_router_version 0.3.2 is an sglang-router release"),
+        ({"sglang_router_extra_args": ["--mini-lb"]}, "--mini-lb: the Python mini load balancer is gone"),
+        (
+            {"sglang_router_extra_args": ["--api-key", "x"]},
+            "carries --api-key, a credential on the command line; set sglang_router_api_key",
+        ),
+        (
+            {"sglang_router_extra_args": ["--policy=cache_aware", "--health-check-int", "5"]},
+            "--health-check-int is not an smg option (full names only, abbreviations are refused) "
+            "(did you mean --health-check-interval-secs?)",
+        ),
+        ({"sglang_router_api_key": "d"}, "sglang_router_api_key is set but sglang_router_admin_api_key is not"),
+        (
+            {"sglang_router_api_key": "d", "sglang_router_admin_api_key": "d"},
+            "sglang_router_admin_api_key equals sglang_router_api_key",
+        ),
+    ],
+)
 def test_sglang_router_variables_fail_naming_the_variable(router_vars, expected):
     found = problems_of(router_vars)
     assert len(found) == 1 and found[0].startswith("router router-1: ") and expected in found[0], found
@@ -263,8 +298,10 @@ def test_wait_drained_polls_until_zero():
 
     def sleep(s):
         now[0] += s
-    res = wait_drained("http://h:1", timeout_s=10, get=lambda u, t, k=None: (200, bodies.pop(0)),
-                       clock=lambda: now[0], sleep=sleep)
+
+    res = wait_drained(
+        "http://h:1", timeout_s=10, get=lambda u, t, k=None: (200, bodies.pop(0)), clock=lambda: now[0], sleep=sleep
+    )
     assert res["drained"] and res["waited_s"] == 1
 
 
@@ -282,10 +319,12 @@ def test_wait_drained_without_metrics_route_fails_at_once():
     def get(u, t, k=None):
         calls.append(u)
         return (404, '{"detail":"Not Found"}')
+
     now = [0.0]
 
     def sleep(s):
         now[0] += s
+
     res = wait_drained("http://h:1", timeout_s=5, get=get, sleep=sleep, clock=lambda: now[0])
     assert not res["drained"] and "--enable-metrics" in res["detail"] and "404" in res["detail"]
     assert len(calls) == 1

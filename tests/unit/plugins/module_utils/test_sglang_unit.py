@@ -13,20 +13,25 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import
     without_node_rank,
 )
 
-NODE = {"argv": ["python3", "-m", "sglang.launch_server", "--model-path", "/models/r1", "--node-rank", "1"],
-        "launch_args": ["--model-path", "/models/r1", "--node-rank", "1"]}
+NODE = {
+    "argv": ["python3", "-m", "sglang.launch_server", "--model-path", "/models/r1", "--node-rank", "1"],
+    "launch_args": ["--model-path", "/models/r1", "--node-rank", "1"],
+}
 
 
-@pytest.mark.parametrize("token, quoted", [
-    ("--tp-size", "--tp-size"),
-    ("/models/DeepSeek-R1", "/models/DeepSeek-R1"),
-    ("a b", '"a b"'),
-    ("50%", '"50%%"'),
-    ("$HOME", '"$$HOME"'),
-    ('{"a": "b"}', '"{\\"a\\": \\"b\\"}"'),
-    ("back\\slash", '"back\\\\slash"'),
-    ("", '""'),
-])
+@pytest.mark.parametrize(
+    "token, quoted",
+    [
+        ("--tp-size", "--tp-size"),
+        ("/models/DeepSeek-R1", "/models/DeepSeek-R1"),
+        ("a b", '"a b"'),
+        ("50%", '"50%%"'),
+        ("$HOME", '"$$HOME"'),
+        ('{"a": "b"}', '"{\\"a\\": \\"b\\"}"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("", '""'),
+    ],
+)
 def test_systemd_quote(token, quoted):
     assert systemd_quote(token) == quoted
 
@@ -42,22 +47,39 @@ def test_newline_is_refused():
 
 
 def test_container_argv_has_the_flags_sglang_needs():
-    argv = container_argv(NODE, image="lmsysorg/sglang@sha256:abc", container_name="sglang-r1_a",
-                          model_mount="/models", env_file="/etc/sglang/r1_a.env", secrets_file="/etc/sglang/r1_a.yaml")
+    argv = container_argv(
+        NODE,
+        image="lmsysorg/sglang@sha256:abc",
+        container_name="sglang-r1_a",
+        model_mount="/models",
+        env_file="/etc/sglang/r1_a.env",
+        secrets_file="/etc/sglang/r1_a.yaml",
+    )
     joined = " ".join(argv)
-    for part in ("--gpus all", "--network host", "--ipc host", "--shm-size 32g", "-v /models:/models:ro",
-                 "--env-file /etc/sglang/r1_a.env", "-v /etc/sglang/r1_a.yaml:/etc/sglang/r1_a.yaml:ro",
-                 "--ulimit memlock=-1"):
+    for part in (
+        "--gpus all",
+        "--network host",
+        "--ipc host",
+        "--shm-size 32g",
+        "-v /models:/models:ro",
+        "--env-file /etc/sglang/r1_a.env",
+        "-v /etc/sglang/r1_a.yaml:/etc/sglang/r1_a.yaml:ro",
+        "--ulimit memlock=-1",
+    ):
         assert part in joined
     image_at = argv.index("lmsysorg/sglang@sha256:abc")
-    assert argv[image_at + 1:] == NODE["argv"]
+    assert argv[image_at + 1 :] == NODE["argv"]
 
 
 def test_native_and_emulator_argv():
-    assert runtime_argv(NODE, "native", python="/opt/v/bin/python") == \
-        ["/opt/v/bin/python", "-m", "sglang.launch_server"] + NODE["launch_args"]
-    assert runtime_argv(NODE, "emulator", python="/usr/bin/python3", emulator="/opt/e/sglang_emulator.py") == \
-        ["/usr/bin/python3", "/opt/e/sglang_emulator.py"] + NODE["launch_args"]
+    assert (
+        runtime_argv(NODE, "native", python="/opt/v/bin/python")
+        == ["/opt/v/bin/python", "-m", "sglang.launch_server"] + NODE["launch_args"]
+    )
+    assert (
+        runtime_argv(NODE, "emulator", python="/usr/bin/python3", emulator="/opt/e/sglang_emulator.py")
+        == ["/usr/bin/python3", "/opt/e/sglang_emulator.py"] + NODE["launch_args"]
+    )
     with pytest.raises(ValueError):
         runtime_argv(NODE, "podman")
 
@@ -67,14 +89,18 @@ def test_without_node_rank():
 
 
 def test_parity_ok_when_only_rank_differs():
-    nodes = [{"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
-             {"host": "a2", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "1"]}]
+    nodes = [
+        {"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
+        {"host": "a2", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "1"]},
+    ]
     assert parity_problems("r1_a", nodes) == []
 
 
 def test_parity_names_the_host_that_differs():
-    nodes = [{"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
-             {"host": "a2", "identity": "sglang 0.5.22", "argv": ["x", "--port", "1", "--node-rank", "1"]}]
+    nodes = [
+        {"host": "a1", "identity": "sglang 0.5.23", "argv": ["x", "--node-rank", "0"]},
+        {"host": "a2", "identity": "sglang 0.5.22", "argv": ["x", "--port", "1", "--node-rank", "1"]},
+    ]
     probs = parity_problems("r1_a", nodes)
     assert len(probs) == 2
     assert "host a2 runs sglang 0.5.22 but rank 0 host a1 runs sglang 0.5.23" in probs[0]
@@ -82,13 +108,15 @@ def test_parity_names_the_host_that_differs():
 
 
 def test_container_runtime_ignores_the_other_runtimes_settings():
-    argv = runtime_argv(NODE, "container", python="/usr/bin/python3", emulator="/x.py", image="img:1",
-                        container_name="sglang-g")
-    assert "/usr/bin/python3" not in argv and argv[argv.index("img:1") + 1:] == NODE["argv"]
+    argv = runtime_argv(
+        NODE, "container", python="/usr/bin/python3", emulator="/x.py", image="img:1", container_name="sglang-g"
+    )
+    assert "/usr/bin/python3" not in argv and argv[argv.index("img:1") + 1 :] == NODE["argv"]
 
 
 def test_redact_masks_every_secret_longest_first():
     from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_secrets import redact
+
     text = "server_args=ServerArgs(api_key='sk-abc123', admin_api_key='sk-abc123-admin')"
     out = redact(text, ["sk-abc123", "sk-abc123-admin", "", None])
     assert "sk-abc" not in out and out.count("********") == 2
@@ -105,8 +133,13 @@ SYSFS = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "sysfs"
 
 def _container_argv_for(tree, **kwargs):
     fabric = fabric_facts(str(SYSFS / tree))
-    argv = container_argv(NODE, image="lmsysorg/sglang:v0.5.23", container_name="sglang-r1_a",
-                          rdma_devices=fabric["rdma_devices"], **kwargs)
+    argv = container_argv(
+        NODE,
+        image="lmsysorg/sglang:v0.5.23",
+        container_name="sglang-r1_a",
+        rdma_devices=fabric["rdma_devices"],
+        **kwargs,
+    )
     return fabric, argv
 
 
@@ -144,6 +177,7 @@ def test_privileged_is_an_explicit_opt_in_that_replaces_the_devices():
 
 def test_a_compute_hca_without_a_verbs_device_is_a_fabric_problem(tmp_path):
     import shutil
+
     shutil.copytree(SYSFS / "ib-ndr-8x400", tmp_path / "t")
     shutil.rmtree(tmp_path / "t" / "class" / "infiniband" / "mlx5_4" / "device" / "infiniband_verbs")
     fabric = fabric_facts(str(tmp_path / "t"))
@@ -153,13 +187,19 @@ def test_a_compute_hca_without_a_verbs_device_is_a_fabric_problem(tmp_path):
 
 def test_container_is_pid1_safe_and_stops_within_the_unit_timeout():
     argv = container_argv(NODE, image="img", container_name="c", stop_timeout=270)
-    assert "--init" in argv[:argv.index("img")]
+    assert "--init" in argv[: argv.index("img")]
     assert argv[argv.index("--stop-timeout") + 1] == "270"
 
 
 def test_gpus_can_be_left_out_and_env_files_keep_their_order():
-    argv = container_argv(NODE, image="img", container_name="c", gpus="",
-                          env_files=["/etc/gpufleet/nccl.env"], env_file="/etc/sglang/g.env")
+    argv = container_argv(
+        NODE,
+        image="img",
+        container_name="c",
+        gpus="",
+        env_files=["/etc/gpufleet/nccl.env"],
+        env_file="/etc/sglang/g.env",
+    )
     assert "--gpus" not in argv
     files = [argv[i + 1] for i, t in enumerate(argv) if t == "--env-file"]
     assert files == ["/etc/gpufleet/nccl.env", "/etc/sglang/g.env"]
@@ -179,11 +219,12 @@ def test_production_container_limits_are_the_default():
 def test_test_hosts_lower_the_limits_and_leave_shm_size_out():
     # Nested containers cannot raise a limit above their host's hard limit, and Podman
     # refuses --shm-size with --ipc host: tests lower/leave them out, nothing else changes.
-    argv = container_argv(NODE, image="img", container_name="c", shm_size="",
-                          ulimits=["nofile=16384:16384", "nproc=65536:65536"])
+    argv = container_argv(
+        NODE, image="img", container_name="c", shm_size="", ulimits=["nofile=16384:16384", "nproc=65536:65536"]
+    )
     assert "--shm-size" not in argv
     assert [argv[i + 1] for i, t in enumerate(argv) if t == "--ulimit"] == ["nofile=16384:16384", "nproc=65536:65536"]
-    assert argv[argv.index("img") + 1:] == NODE["argv"]
+    assert argv[argv.index("img") + 1 :] == NODE["argv"]
 
 
 @pytest.mark.parametrize("bad", ["nofile", "nofile=lots", "--privileged", "memlock=-1 --privileged"])

@@ -33,16 +33,32 @@ def run(tmp_path, **extra):
     bindir.mkdir()
     # A unit that is not active (wait_ready gives up at once) and a journal with SGLang's server_args line.
     _tool(bindir, "systemctl", "#!/bin/sh\necho inactive\nexit 3\n")
-    _tool(bindir, "journalctl", "#!/bin/sh\necho \"server_args={'api_key': '%s', 'admin_api_key': '%s'}\"\n"
-          % (API, ADMIN))
-    args = {"url": "http://127.0.0.1:%d" % _free_port(), "is_head": True, "served_model_name": "m",
-            "unit": "sglang-g", "timeout": 1, "delay": 1, "api_key": API}
+    _tool(
+        bindir,
+        "journalctl",
+        "#!/bin/sh\necho \"server_args={'api_key': '%s', 'admin_api_key': '%s'}\"\n" % (API, ADMIN),
+    )
+    args = {
+        "url": "http://127.0.0.1:%d" % _free_port(),
+        "is_head": True,
+        "served_model_name": "m",
+        "unit": "sglang-g",
+        "timeout": 1,
+        "delay": 1,
+        "api_key": API,
+    }
     args.update(extra)
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     env = dict(os.environ, PYTHONPATH=str(REPO / "collections"), PATH="%s:%s" % (bindir, os.environ["PATH"]))
-    proc = subprocess.run([sys.executable, str(REPO / "plugins" / "modules" / "sglang_wait_ready.py"), str(args_file)],
-                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "plugins" / "modules" / "sglang_wait_ready.py"), str(args_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
     return proc.stdout
 
 

@@ -12,7 +12,6 @@ import pathlib
 import time
 
 import pytest
-
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpufleet.sglang.plugins.modules import sglang_nccl_transport
@@ -39,16 +38,25 @@ def write(path, text, age_s=0.0):
 
 
 def args(tmp_path, **kw):
-    base = {"unit": "sglang-r1_a", "debug_dir": str(tmp_path / "logs"), "expected": "ib", "expected_hcas": RAILS,
-            "group": "r1_a", "node_rank": "1", "host": "gpu-a2", "timeout": 0,
-            "textfile": str(tmp_path / "textfile" / "gpufleet_nccl_transport.prom"), "started_at": time.time() - 60}
+    base = {
+        "unit": "sglang-r1_a",
+        "debug_dir": str(tmp_path / "logs"),
+        "expected": "ib",
+        "expected_hcas": RAILS,
+        "group": "r1_a",
+        "node_rank": "1",
+        "host": "gpu-a2",
+        "timeout": 0,
+        "textfile": str(tmp_path / "textfile" / "gpufleet_nccl_transport.prom"),
+        "started_at": time.time() - 60,
+    }
     base.update(kw)
     return base
 
 
 def test_ib_since_the_start_is_ok_the_old_socket_file_is_pruned_and_the_textfile_says_1(tmp_path, capsys):
     (tmp_path / "logs").mkdir()
-    write(tmp_path / "logs" / "nccl.gpu-a2.100", SOCKET, age_s=3600)   # an earlier start's process
+    write(tmp_path / "logs" / "nccl.gpu-a2.100", SOCKET, age_s=3600)  # an earlier start's process
     write(tmp_path / "logs" / "nccl.gpu-a2.200", IB)
     out = run(args(tmp_path), capsys)
     assert out["ok"] and out["observed"] == "ib" and out["detail"] == "ok" and out["changed"]
@@ -66,8 +74,9 @@ def test_a_socket_fallback_is_a_finding_naming_the_rank_and_the_textfile_says_0(
     write(tmp_path / "logs" / "nccl.gpu-a2.300", SOCKET)
     out = run(args(tmp_path), capsys)
     assert not out.get("failed") and not out["ok"] and out["observed"] == "socket"
-    assert out["detail"].startswith("group r1_a rank 1 gpu-a2 (%s): NCCL uses its Socket transport"
-                                    % (tmp_path / "logs" / "nccl.gpu-a2.300"))
+    assert out["detail"].startswith(
+        "group r1_a rank 1 gpu-a2 (%s): NCCL uses its Socket transport" % (tmp_path / "logs" / "nccl.gpu-a2.300")
+    )
     assert "likely causes" in out["detail"]
     prom = (tmp_path / "textfile" / "gpufleet_nccl_transport.prom").read_text()
     assert 'expected="ib",observed="socket"} 0' in prom

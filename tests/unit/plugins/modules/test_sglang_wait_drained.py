@@ -11,7 +11,6 @@ import json
 import threading
 
 import pytest
-
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpufleet.sglang.plugins.modules import sglang_wait_drained
@@ -50,15 +49,25 @@ def run(args, capsys):
 
 
 def test_rank0_timeout_names_the_counts_the_basis_and_the_variables(server, capsys):
-    out = run({"url": server, "timeout": 1, "delay": 1, "group": "r1_a",
-               "timeout_basis": "8192 tokens (default) at 5 tok/s"}, capsys)
+    out = run(
+        {"url": server, "timeout": 1, "delay": 1, "group": "r1_a", "timeout_basis": "8192 tokens (default) at 5 tok/s"},
+        capsys,
+    )
     assert out["failed"] and out["running"] == 2 and out["queued"] == 1
     assert out["msg"].startswith("group r1_a: still in flight after 1s: at rank 0 %s 2 running, 1 queued" % server)
     assert "sglang_rollout_drain_timeout" in out["msg"] and "8192 tokens (default) at 5 tok/s" in out["msg"]
 
 
 def test_gateway_timeout_names_each_worker(server, capsys):
-    out = run({"gateway_metrics_url": server + "/gw/metrics", "workers": ["http://a1:30000"], "timeout": 1,
-               "delay": 1, "group": "r1_a"}, capsys)
+    out = run(
+        {
+            "gateway_metrics_url": server + "/gw/metrics",
+            "workers": ["http://a1:30000"],
+            "timeout": 1,
+            "delay": 1,
+            "group": "r1_a",
+        },
+        capsys,
+    )
     assert out["failed"] and out["active"] == {"http://a1:30000": 3}
     assert "at the gateway http://a1:30000: 3 active" in out["msg"] and "sglang_rollout_max_tokens" in out["msg"]

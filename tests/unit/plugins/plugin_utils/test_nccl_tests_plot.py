@@ -1,6 +1,7 @@
 """The PNG of an nccl-tests report is drawn on the controller with matplotlib (issue 17), from the
 JSON report nccl_tests_check writes on the host and the role fetches: every plotted value comes
 from that JSON, the file is a real PNG, the action is idempotent and bad input is a message."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ from ansible_collections.gpufleet.sglang.plugins.plugin_utils import nccl_tests_
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 FIXTURES = ROOT / "tests" / "fixtures" / "nccl-tests"
 PLAYBOOK = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def report(tmp_path, fixture="all_reduce_perf_g2.txt"):
@@ -57,7 +58,7 @@ def test_plotted_values_are_the_reports_rows(tmp_path):
 def test_the_figure_draws_the_json_not_a_reparse(tmp_path):
     path = report(tmp_path)
     doc = json.loads(path.read_text())
-    doc["rows"][-1]["out_of_place"]["busbw"] = 123.5        # an edited report: the plot must follow it
+    doc["rows"][-1]["out_of_place"]["busbw"] = 123.5  # an edited report: the plot must follow it
     doc["verdict"]["expected_busbw_gbps"] = 250.0
     fig = plot.build_figure(plot.plot_data(doc))
     ax = fig.axes[0]
@@ -76,20 +77,30 @@ def test_png_is_a_png_and_deterministic(tmp_path):
     assert png == plot.render_png(data)
 
 
-@pytest.mark.parametrize("doc, message", [
-    ([], "the report is not a JSON object"),
-    ({"rows": []}, "the report has no 'verdict' object or 'rows' list"),
-    ({"verdict": {}, "rows": {}}, "the report has no 'verdict' object or 'rows' list"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ([], "the report is not a JSON object"),
+        ({"rows": []}, "the report has no 'verdict' object or 'rows' list"),
+        ({"verdict": {}, "rows": {}}, "the report has no 'verdict' object or 'rows' list"),
+    ],
+)
 def test_a_report_that_is_not_one_is_refused_by_name(doc, message):
     with pytest.raises(plot.PlotError, match=message):
         plot.plot_data(doc)
 
 
 def test_rows_without_busbw_are_skipped_and_an_empty_plot_still_renders():
-    doc = {"verdict": {"subject": "host x", "collective": "all_reduce_perf", "expected_busbw_gbps": None,
-                       "min_bytes": GIB, "passed": False},
-           "rows": [{"size": 0, "out_of_place": {"busbw": 0.0}}, {"size": 1024, "out_of_place": {"busbw": None}}]}
+    doc = {
+        "verdict": {
+            "subject": "host x",
+            "collective": "all_reduce_perf",
+            "expected_busbw_gbps": None,
+            "min_bytes": GIB,
+            "passed": False,
+        },
+        "rows": [{"size": 0, "out_of_place": {"busbw": 0.0}}, {"size": 1024, "out_of_place": {"busbw": None}}],
+    }
     data = plot.plot_data(doc)
     assert data["series"] == [("out-of-place", []), ("in-place", [])] and data["threshold"] is None
     assert png_size(plot.render_png(data)) == (800, 480)
@@ -120,16 +131,29 @@ def test_through_ansible_playbook(tmp_path):
     bad.write_text('{"rows": []}')
     out = tmp_path / "out.json"
     (tmp_path / "play.yml").write_text(PLAY % {"src": src, "bad": bad, "out": out})
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"), "PATH": "/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1",
-           "HOME": str(tmp_path), "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_LOCALHOST_WARNING": "0"}
-    proc = subprocess.run([PLAYBOOK, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml")],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          cwd=str(tmp_path), timeout=300, check=False)
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"),
+        "PATH": "/usr/bin:/bin",
+        "ANSIBLE_NOCOLOR": "1",
+        "HOME": str(tmp_path),
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+    }
+    proc = subprocess.run(
+        [PLAYBOOK, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
+        check=False,
+    )
     result = json.loads(out.read_text())
     png = src.with_suffix(".png")
     assert result["first"]["changed"] is True and result["first"]["dest"] == str(png)
     assert result["first"]["points"] == {"out-of-place": 30, "in-place": 30} and result["first"]["threshold"] == 290.0
-    assert result["second"]["changed"] is False                        # idempotent
+    assert result["second"]["changed"] is False  # idempotent
     assert png_size(png.read_bytes()) == (800, 480)
     assert stat.S_IMODE(os.stat(png).st_mode) == 0o644
     assert proc.returncode == 2
