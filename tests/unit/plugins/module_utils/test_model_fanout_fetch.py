@@ -114,7 +114,7 @@ def test_a_copy_that_never_verifies_fails_and_says_so(tmp_path):
         return ""
 
     fol, log, _dest = follower(tmp_path, manifest, None, fetch=bad, src_complete=True, attempts=2)
-    with pytest.raises(ff.FollowError, match="model-00001.safetensors: sha256 .* after 2 attempts"):
+    with pytest.raises(ff.FollowError, match=r"model-0000\d.safetensors: sha256 .* after 2 attempts"):
         fol.run()
     assert log["published"][-1][0] == "failed"
     assert "corrupted" in log["published"][-1][2]
