@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 NVIDIA_PCI_VENDOR = "0x10de"
 # NVSwitch chips enumerate as PCI class 0x0680 ("bridge: other"); GPUs are 0x0300 / 0x0302.
 NVSWITCH_PCI_CLASS_PREFIX = "0x0680"
 
 
-def upstream_version(version):
+def upstream_version(version: Optional[str]) -> str:
     """'1:580.159.04-1' -> '580.159.04'; '3:575.51-1.fc41' -> '575.51'; '' / None -> ''."""
     if not version:
         return ""
@@ -33,13 +34,13 @@ def upstream_version(version):
     return version.split("-", 1)[0]
 
 
-def branch_of(version):
+def branch_of(version: Optional[str]) -> str:
     """'580.159.04' -> '580'."""
     up = upstream_version(version)
     return up.split(".", 1)[0] if up else ""
 
 
-def version_key(version):
+def version_key(version: Optional[str]) -> Tuple[Tuple[int, int, str], ...]:
     """Sort key comparing dotted numbers numerically: 580.95.05 < 580.159.04 (a string sort says otherwise)."""
     key = []
     for part in re.split(r"[.\-:~+]", version or ""):
@@ -47,7 +48,7 @@ def version_key(version):
     return tuple(key)
 
 
-def same_version(wanted, full):
+def same_version(wanted: Optional[str], full: str) -> bool:
     """Does a requested version (upstream '580.159.04' or full '580.159.04-1') name the package version full?"""
     wanted = (wanted or "").strip()
     if not wanted:
@@ -60,7 +61,7 @@ def same_version(wanted, full):
 # --------------------------------------------------------------------------- package managers
 
 
-def parse_madison(text):
+def parse_madison(text: Optional[str]) -> List[str]:
     """`apt-cache madison PKG` -> the distinct versions, in the order listed.
 
     Lines look like ' nvidia-open-580 | 580.159.04-1 | https://host/path  Packages'."""
@@ -72,7 +73,7 @@ def parse_madison(text):
     return versions
 
 
-def parse_dpkg_query(text):
+def parse_dpkg_query(text: Optional[str]) -> Optional[str]:
     """`dpkg-query -W -f '${db:Status-Abbrev}|${Version}\\n' PKG` -> installed version or None.
 
     The status abbreviation's second letter is the current state: 'i' installed ('ii', 'hi' held)."""
@@ -84,7 +85,7 @@ def parse_dpkg_query(text):
     return None
 
 
-def parse_rpm_versions(text):
+def parse_rpm_versions(text: Optional[str]) -> List[str]:
     """Lines of `VERSION-RELEASE` (rpm -q / dnf repoquery --qf) -> distinct versions; skips
     'package X is not installed' and blank lines."""
     versions = []
@@ -97,7 +98,7 @@ def parse_rpm_versions(text):
     return versions
 
 
-def install_spec(package_manager, package, version):
+def install_spec(package_manager: str, package: str, version: Optional[str]) -> str:
     """The argument the package module needs to install exactly this version."""
     if not version:
         return package
@@ -106,7 +107,7 @@ def install_spec(package_manager, package, version):
     return "%s-%s" % (package, version.split(":", 1)[-1])
 
 
-def query_available(run, package_manager, package):
+def query_available(run: Callable[..., Tuple[int, str, str]], package_manager: str, package: str) -> List[str]:
     if package_manager == "apt":
         rc, out, _err = run(["apt-cache", "madison", package])
         return parse_madison(out) if rc == 0 else []
@@ -116,7 +117,7 @@ def query_available(run, package_manager, package):
     return parse_rpm_versions(out) if rc == 0 else []
 
 
-def query_installed(run, package_manager, package):
+def query_installed(run: Callable[..., Tuple[int, str, str]], package_manager: str, package: str) -> Optional[str]:
     if package_manager == "apt":
         rc, out, _err = run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Version}\\n", package])
         return parse_dpkg_query(out) if rc == 0 else None
@@ -139,7 +140,7 @@ def query_installed(run, package_manager, package):
 FABRICMANAGER_UNSUFFIXED_FROM = 580
 
 
-def fabricmanager_package_name(package_manager, branch):
+def fabricmanager_package_name(package_manager: str, branch: Union[int, str]) -> str:
     """NVIDIA's fabric-manager package name in its CUDA repository for this driver branch."""
     branch = str(branch).strip()
     if not branch.isdigit():
@@ -157,12 +158,12 @@ def fabricmanager_package_name(package_manager, branch):
 DNF_DRIVER_MODULE = "nvidia-driver"
 
 
-def driver_module_stream(branch, open_modules):
+def driver_module_stream(branch: Union[int, str], open_modules: bool) -> str:
     """'580', True -> '580-open'; '580', False -> '580-dkms'."""
     return "%s-%s" % (str(branch).strip(), "open" if open_modules else "dkms")
 
 
-def parse_dnf_module_list(text, module=DNF_DRIVER_MODULE):
+def parse_dnf_module_list(text: Optional[str], module: str = DNF_DRIVER_MODULE) -> List[str]:
     """`dnf module list [--enabled] MODULE` -> the module's enabled streams.
 
     dnf prints a table per repository (dnf/module/module_base.py): `Name  Stream  Profiles  Summary`,
@@ -175,7 +176,9 @@ def parse_dnf_module_list(text, module=DNF_DRIVER_MODULE):
     return enabled
 
 
-def module_stream_commands(wanted, enabled, module=DNF_DRIVER_MODULE):
+def module_stream_commands(
+    wanted: Optional[str], enabled: Sequence[str], module: str = DNF_DRIVER_MODULE
+) -> List[List[str]]:
     """argv lists that make `wanted` the (only) enabled stream; [] when it is already.
 
     dnf refuses to enable a second stream of a module, so another enabled one is reset first (the
@@ -189,7 +192,7 @@ def module_stream_commands(wanted, enabled, module=DNF_DRIVER_MODULE):
     return commands
 
 
-def query_module_streams(run, module=DNF_DRIVER_MODULE):
+def query_module_streams(run: Callable[..., Tuple[int, str, str]], module: str = DNF_DRIVER_MODULE) -> List[str]:
     """Enabled streams of a dnf module; [] when none (dnf exits 1: 'No matching Modules to list')."""
     rc, out, _err = run(["dnf", "--quiet", "module", "list", "--enabled", module])
     return parse_dnf_module_list(out) if rc == 0 else []
@@ -198,7 +201,9 @@ def query_module_streams(run, module=DNF_DRIVER_MODULE):
 # --------------------------------------------------------------------------- choosing versions
 
 
-def choose_driver(branch, wanted, installed, available):
+def choose_driver(
+    branch: Union[int, str], wanted: Optional[str], installed: Optional[str], available: Sequence[str]
+) -> Tuple[Optional[str], Optional[str]]:
     """Pick the driver package version to converge to, or explain why none fits.
 
     wanted set: exactly that version (upstream or full), which must be in the branch and available
@@ -233,7 +238,13 @@ def choose_driver(branch, wanted, installed, available):
     )
 
 
-def choose_fabricmanager(driver_version, wanted, available, installed, package):
+def choose_fabricmanager(
+    driver_version: Optional[str],
+    wanted: Optional[str],
+    available: Sequence[str],
+    installed: Optional[str],
+    package: str,
+) -> Tuple[Optional[str], Optional[str]]:
     """The fabric manager must be exactly the driver's version (a mismatch is CUDA error 802).
 
     Returns (full_version or None, problem or None)."""
@@ -261,7 +272,7 @@ def choose_fabricmanager(driver_version, wanted, available, installed, package):
     )
 
 
-def installed_mismatch(driver_installed, fm_installed, fm_package):
+def installed_mismatch(driver_installed: Optional[str], fm_installed: Optional[str], fm_package: str) -> Optional[str]:
     """A problem when both are installed with different versions (checked after installing)."""
     if driver_installed and fm_installed and upstream_version(driver_installed) != upstream_version(fm_installed):
         return (
@@ -282,7 +293,7 @@ def installed_mismatch(driver_installed, fm_installed, fm_package):
 # --------------------------------------------------------------------------- NVSwitch detection
 
 
-def fabric_states_from_xml(xml_text):
+def fabric_states_from_xml(xml_text: str) -> List[str]:
     """`nvidia-smi -q -x` -> list of per-GPU fabric states ('Completed', 'In Progress', 'N/A', ...)."""
     states = []
     try:
@@ -295,12 +306,16 @@ def fabric_states_from_xml(xml_text):
     return states
 
 
-def nvswitch_from_fabric_states(states):
+def nvswitch_from_fabric_states(states: Iterable[Optional[str]]) -> bool:
     """Any GPU with a fabric state other than N/A takes part in an NVSwitch fabric."""
     return any(s and s.upper() not in ("N/A", "NOT SUPPORTED", "[N/A]") for s in states)
 
 
-def nvidia_pci_devices(pci_root, listdir=os.listdir, read=None):
+def nvidia_pci_devices(
+    pci_root: str,
+    listdir: Callable[[str], List[str]] = os.listdir,
+    read: Optional[Callable[[str], Optional[str]]] = None,
+) -> Tuple[List[str], List[str]]:
     """NVIDIA PCI devices under /sys/bus/pci/devices: (nvswitches, others), lists of PCI addresses.
 
     NVSwitch chips are vendor 0x10de with class 0x0680xx; GPUs are 0x0300xx / 0x0302xx."""
@@ -320,7 +335,11 @@ def nvidia_pci_devices(pci_root, listdir=os.listdir, read=None):
     return switches, others
 
 
-def nvswitch_pci_devices(pci_root, listdir=os.listdir, read=None):
+def nvswitch_pci_devices(
+    pci_root: str,
+    listdir: Callable[[str], List[str]] = os.listdir,
+    read: Optional[Callable[[str], Optional[str]]] = None,
+) -> List[str]:
     """PCI addresses of NVIDIA NVSwitch devices."""
     return nvidia_pci_devices(pci_root, listdir=listdir, read=read)[0]
 
@@ -336,7 +355,9 @@ def _read_text(path):
 # --------------------------------------------------------------------------- reboot
 
 
-def reboot_decision(driver_changed, installed_version, loaded_version):
+def reboot_decision(
+    driver_changed: bool, installed_version: Optional[str], loaded_version: Optional[str]
+) -> Tuple[bool, str]:
     """Reboot only when the driver changed (this run, or an earlier run left a reboot pending) AND the
     loaded kernel module is not the installed version. Returns (required, reason)."""
     installed = upstream_version(installed_version)
@@ -356,7 +377,13 @@ def reboot_decision(driver_changed, installed_version, loaded_version):
 # --------------------------------------------------------------------------- one host
 
 
-def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir):
+def plan_host(
+    run: Callable[..., Tuple[int, str, str]],
+    read: Callable[[str], Optional[str]],
+    params: Mapping[str, Any],
+    path_exists: Callable[[str], bool] = os.path.exists,
+    listdir: Callable[[str], List[str]] = os.listdir,
+) -> Dict[str, Any]:
     """Everything the role needs for one host, as a plain dict (the module's return values).
 
     params: package_manager (apt|dnf), driver_package, driver_branch, driver_version,
@@ -460,7 +487,13 @@ def plan_host(run, read, params, path_exists=os.path.exists, listdir=os.listdir)
     }
 
 
-def detect_nvswitch(run, params, path_exists=os.path.exists, listdir=os.listdir, read=None):
+def detect_nvswitch(
+    run: Callable[..., Tuple[int, str, str]],
+    params: Mapping[str, Any],
+    path_exists: Callable[[str], bool] = os.path.exists,
+    listdir: Callable[[str], List[str]] = os.listdir,
+    read: Optional[Callable[[str], Optional[str]]] = None,
+) -> Dict[str, Any]:
     """Does this OS see NVSwitch chips, i.e. must it run the fabric manager?
 
     The PCI bus decides (it works before the driver is loaded): NVSwitch devices present means yes;
