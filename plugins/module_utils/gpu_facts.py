@@ -25,6 +25,7 @@ import csv
 import os
 import re
 import xml.etree.ElementTree as ET
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 # The --query-gpu field list, in the order the real captures were taken with
 # (tests/fixtures/gpu/*/query-gpu.csv has the same header).
@@ -189,7 +190,7 @@ def _sum_counts(element, want_uncorrectable):
     return total
 
 
-def empty_gpu():
+def empty_gpu() -> Dict[str, Any]:
     """The shape of one GPU's facts, every value unknown."""
     return {
         "index": None,
@@ -221,7 +222,7 @@ def empty_gpu():
     }
 
 
-def merge_gpu(primary, fallback):
+def merge_gpu(primary: Mapping[str, Any], fallback: Mapping[str, Any]) -> Dict[str, Any]:
     """primary's values, with fallback's where primary has None (one level of nesting)."""
     merged = {}
     for key, value in primary.items():
@@ -233,7 +234,7 @@ def merge_gpu(primary, fallback):
     return merged
 
 
-def clocks_event_reasons_from_mask(text):
+def clocks_event_reasons_from_mask(text: Any) -> Optional[List[str]]:
     """Names of the active reasons in a clocks_event_reasons.active bitmask ('0x...')."""
     text = _value(text)
     if text is None:
@@ -246,7 +247,7 @@ def clocks_event_reasons_from_mask(text):
 
 
 # ------------------------------------------------------------------ nvidia-smi -q -x
-def parse_xml(text):
+def parse_xml(text: Any) -> Dict[str, Any]:
     """Parse ``nvidia-smi -q -x``: {driver_version, cuda_version, attached_gpus, gpus: [...]}."""
     if not isinstance(text, str):
         raise GpuFactsError("nvidia-smi -q -x printed no text (got %s)" % type(text).__name__)
@@ -346,7 +347,7 @@ def _field_name(header_cell):
     return re.sub(r"\s*\[[^\]]*\]\s*$", "", header_cell.strip())
 
 
-def parse_query_csv(text, fields):
+def parse_query_csv(text: str, fields: Sequence[str]) -> List[Dict[str, str]]:
     """Rows of a ``--query-*`` CSV as dicts keyed by field name.
 
     Takes ``--format=csv,noheader,nounits`` (the form the module asks for) and also
@@ -367,7 +368,7 @@ def parse_query_csv(text, fields):
     return parsed
 
 
-def gpu_from_query_row(row):
+def gpu_from_query_row(row: Mapping[str, Any]) -> Dict[str, Any]:
     """One --query-gpu row in the shape of empty_gpu()."""
     gpu = empty_gpu()
     gpu["index"] = _int(row.get("index"), "index")
@@ -403,7 +404,7 @@ def gpu_from_query_row(row):
     return gpu
 
 
-def remapped_rows_from_row(row):
+def remapped_rows_from_row(row: Mapping[str, Any]) -> Dict[str, Any]:
     return {
         "correctable": _int(row.get("remapped_rows.correctable"), "remapped_rows.correctable"),
         "uncorrectable": _int(row.get("remapped_rows.uncorrectable"), "remapped_rows.uncorrectable"),
@@ -413,7 +414,7 @@ def remapped_rows_from_row(row):
 
 
 # ------------------------------------------------------------------ nvlink -s
-def parse_nvlink_status(text):
+def parse_nvlink_status(text: str) -> Dict[str, Dict[str, Any]]:
     """Parse ``nvidia-smi nvlink -s``: {uuid: {"index": i, "links": [{link, active, speed_gbps}]}}.
 
     An active link prints its speed (``Link 0: 26.562 GB/s``), an inactive one ``<inactive>``;
@@ -448,7 +449,7 @@ def parse_nvlink_status(text):
     return result
 
 
-def nvlink_summary(entry):
+def nvlink_summary(entry: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """The per-GPU ``nvlink`` fact from one parse_nvlink_status entry (None: no NVLink listing)."""
     if entry is None:
         return {"total": 0, "active": 0, "inactive_links": [], "all_inactive": False, "speeds_gbps": [], "links": []}
@@ -470,7 +471,7 @@ def _split_cells(line):
     return re.split(r" {2,}", line)
 
 
-def parse_topology(text):
+def parse_topology(text: str) -> Dict[str, Any]:
     """Parse ``nvidia-smi topo -m`` into a connection matrix, affinities and NIC names."""
     lines = _ANSI.sub("", text).splitlines()
     header_at = None
@@ -516,7 +517,7 @@ def _nvlinks(connection):
     return int(match.group(1)) if match else None
 
 
-def topology_summary(parsed):
+def topology_summary(parsed: Mapping[str, Any]) -> Dict[str, Any]:
     """The gpufleet_gpu_topology fact from parse_topology()'s result."""
     gpus = [dev for dev in parsed["devices"] if _gpu_number(dev) is not None]
     nics = [dev for dev in parsed["devices"] if _gpu_number(dev) is None]
@@ -575,7 +576,7 @@ def topology_summary(parsed):
 
 
 # ------------------------------------------------------------------ /proc/driver/nvidia/version
-def parse_kernel_module(text):
+def parse_kernel_module(text: Optional[str]) -> Optional[Dict[str, str]]:
     """The loaded kernel module from /proc/driver/nvidia/version: {version, flavor} or None."""
     match = re.search(r"NVRM version:.*?Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)", text or "")
     if not match:
@@ -593,14 +594,14 @@ def _row(convert, what, number, row):
 
 
 def build_facts(
-    xml_text,
-    query_csv=None,
-    remapped_csv=None,
-    topo_text=None,
-    nvlink_text=None,
-    proc_version_text=None,
-    nvidia_smi=None,
-):
+    xml_text: Any,
+    query_csv: Optional[str] = None,
+    remapped_csv: Optional[str] = None,
+    topo_text: Optional[str] = None,
+    nvlink_text: Optional[str] = None,
+    proc_version_text: Optional[str] = None,
+    nvidia_smi: Optional[str] = None,
+) -> Dict[str, Any]:
     """All facts from the raw outputs; only the XML is required (None: that output is missing).
 
     Returns {"gpus": [...], "topology": {...} or None, "driver": {...}}.
@@ -649,7 +650,7 @@ def build_facts(
     return {"gpus": gpus, "topology": topology, "driver": driver}
 
 
-def explain_failure(argv, rc, out, err):
+def explain_failure(argv: Sequence[str], rc: int, out: Optional[str], err: Optional[str]) -> str:
     """A message for a failed nvidia-smi run: what it means and the fix."""
     text = "%s\n%s" % (out or "", err or "")
     command = " ".join(argv)
@@ -674,7 +675,11 @@ def explain_failure(argv, rc, out, err):
     return "%s failed (rc %s): %s" % (command, rc, tail or "no output")
 
 
-def collect(run, nvidia_smi, read_text=None):
+def collect(
+    run: Callable[[List[str]], Tuple[int, str, str]],
+    nvidia_smi: str,
+    read_text: Optional[Callable[[str], Optional[str]]] = None,
+) -> Tuple[Dict[str, Any], List[str]]:
     """Run nvidia-smi through ``run(argv) -> (rc, stdout, stderr)`` and build the facts.
 
     ``-q -x`` must succeed (GpuFactsError otherwise, with the fix); every other source is
@@ -709,7 +714,9 @@ def collect(run, nvidia_smi, read_text=None):
     return build_facts(out, query, remapped, topo, nvlink, proc_version, nvidia_smi), warnings
 
 
-def find_nvidia_smi(host, path, which, is_executable):
+def find_nvidia_smi(
+    host: str, path: Optional[str], which: Callable[[str], Optional[str]], is_executable: Callable[[str], bool]
+) -> str:
     """The nvidia-smi to run: ``path`` when given, else ``which('nvidia-smi')``; GpuFactsError with the fix."""
     if path:
         if not is_executable(path):
@@ -728,7 +735,7 @@ def find_nvidia_smi(host, path, which, is_executable):
     return found
 
 
-def read_text(path):
+def read_text(path: str) -> Optional[str]:
     """A file's text, or None when it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -737,7 +744,14 @@ def read_text(path):
         return None
 
 
-def gather(host, nvidia_smi_path, which, run, is_executable=None, read=read_text):
+def gather(
+    host: str,
+    nvidia_smi_path: Optional[str],
+    which: Callable[[str], Optional[str]],
+    run: Callable[[List[str]], Tuple[int, str, str]],
+    is_executable: Optional[Callable[[str], bool]] = None,
+    read: Optional[Callable[[str], Optional[str]]] = read_text,
+) -> Tuple[Dict[str, Any], List[str]]:
     """The ansible_facts of gpu_facts for this host, and warnings.
 
     ``which(name)`` finds a program (AnsibleModule.get_bin_path), ``run(argv)`` returns
