@@ -36,6 +36,7 @@ import json
 import math
 import os
 import re
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 SYSFS_IB = ("class", "infiniband")
 SYSFS_NET = ("class", "net")
@@ -83,7 +84,7 @@ def _after_colon(value):
     return value.split(":", 1)[1].strip() if ":" in value else value
 
 
-def parse_rate(value):
+def parse_rate(value: Optional[str]) -> Union[int, float, None]:
     """``"400 Gb/sec (4X NDR)"`` -> 400, ``"2.5 Gb/sec (1X)"`` -> 2.5, else None."""
     match = _RATE_RE.match(value or "")
     if not match:
@@ -106,7 +107,7 @@ def _gid_info(raw):
     return {"gid": raw, "ipv4": str(mapped) if mapped else None}
 
 
-def read_port(port_dir, number):
+def read_port(port_dir: str, number: int) -> Dict[str, Any]:
     state = _after_colon(_read(os.path.join(port_dir, "state")))
     phys = _after_colon(_read(os.path.join(port_dir, "phys_state")))
     rate_text = _read(os.path.join(port_dir, "rate"))
@@ -138,7 +139,7 @@ def read_port(port_dir, number):
     return port
 
 
-def read_hca(hca_dir, name):
+def read_hca(hca_dir: str, name: str) -> Dict[str, Any]:
     node_type = _read(os.path.join(hca_dir, "node_type"))
     hca = {
         "name": name,
@@ -162,7 +163,7 @@ def read_hca(hca_dir, name):
     return hca
 
 
-def read_interfaces(sysfs_root):
+def read_interfaces(sysfs_root: str) -> Dict[str, Dict[str, Any]]:
     interfaces = {}
     base = os.path.join(sysfs_root, *SYSFS_NET)
     for name in _listdir(base):
@@ -177,7 +178,7 @@ def read_interfaces(sysfs_root):
     return interfaces
 
 
-def read_sysfs(sysfs_root):
+def read_sysfs(sysfs_root: str) -> Tuple[List[Dict[str, Any]], Dict[str, Dict[str, Any]]]:
     """Every RDMA device and network interface under ``sysfs_root``."""
     if not os.path.isdir(sysfs_root):
         raise FabricError("sysfs_root %s is not a directory; point sysfs_root at /sys or at a copy of it" % sysfs_root)
@@ -203,7 +204,9 @@ def _best_rate(hcas):
     return max(rates) if rates else 0
 
 
-def choose_compute(hcas, include=None, exclude=None):
+def choose_compute(
+    hcas: Sequence[Mapping[str, Any]], include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None
+) -> Tuple[List[str], List[str], List[str]]:
     """Split HCAs into compute and other. Returns ``(compute, other, problems)`` (names)."""
     include = list(include or [])
     exclude = list(exclude or [])
@@ -237,7 +240,7 @@ def choose_compute(hcas, include=None, exclude=None):
 # ---------------------------------------------------------------- addresses
 
 
-def parse_ip_addr_json(text):
+def parse_ip_addr_json(text: str) -> Dict[str, List[str]]:
     """``ip -j addr show`` output -> ``{ifname: ["10.0.0.5/24", ...]}``.
 
     iproute2 prints a JSON list of links, each ``{"ifname": str, "addr_info": [{"family":
@@ -295,7 +298,7 @@ def parse_ip_addr_json(text):
     return result
 
 
-def split_host_port(value):
+def split_host_port(value: Optional[str]) -> str:
     """``"10.0.0.1:20000"`` -> ``"10.0.0.1"``; a bare address or name is returned as is."""
     value = (value or "").strip()
     if value.startswith("[") and "]" in value:
@@ -311,7 +314,9 @@ def split_host_port(value):
     return value
 
 
-def find_interface(address, addresses):
+def find_interface(
+    address: str, addresses: Mapping[str, Optional[Sequence[str]]]
+) -> Tuple[Optional[str], Optional[str]]:
     """The interface that carries ``address`` or sits on its network.
 
     Returns ``(ifname, how)`` with how ``"local"`` (the address is this host's) or ``"subnet"`` (the
@@ -339,7 +344,7 @@ def find_interface(address, addresses):
     return (best[0], "subnet") if best else (None, None)
 
 
-def resolve_address(name, resolver=None):
+def resolve_address(name: str, resolver: Optional[Callable[[str], Iterable[str]]] = None) -> List[str]:
     """An IP literal as is; a host name through ``resolver`` (returns a list of IPs)."""
     try:
         ipaddress.ip_address(name)
@@ -353,17 +358,17 @@ def resolve_address(name, resolver=None):
 
 
 def fabric_facts(
-    sysfs_root="/sys",
-    dist_init_address=None,
-    addresses=None,
-    include=None,
-    exclude=None,
-    gid_index=None,
-    expected_rate=None,
-    expected_count=None,
-    nnodes=1,
-    resolver=None,
-):
+    sysfs_root: str = "/sys",
+    dist_init_address: Optional[str] = None,
+    addresses: Any = None,
+    include: Optional[Iterable[str]] = None,
+    exclude: Optional[Iterable[str]] = None,
+    gid_index: Optional[int] = None,
+    expected_rate: Any = None,
+    expected_count: Optional[int] = None,
+    nnodes: int = 1,
+    resolver: Optional[Callable[[str], Iterable[str]]] = None,
+) -> Dict[str, Any]:
     """Everything the role needs about this host's fabric, with its preflight problems and warnings.
 
     ``addresses``: ``{ifname: ["ADDR/PREFIX", ...]}`` (from ``ip -j addr``), needed only with
@@ -554,16 +559,16 @@ def _check_value(key, value, where):
 
 
 def nccl_env(
-    fabric,
-    ib_hca=None,
-    socket_ifname=None,
-    net_gdr_level=None,
-    ib_qps_per_connection=None,
-    cross_nic=None,
-    topo_file=None,
-    debug=None,
-    extra=None,
-):
+    fabric: Mapping[str, Any],
+    ib_hca: Any = None,
+    socket_ifname: Optional[str] = None,
+    net_gdr_level: Any = None,
+    ib_qps_per_connection: Any = None,
+    cross_nic: Any = None,
+    topo_file: Optional[str] = None,
+    debug: Optional[str] = None,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, str]:
     """The NCCL/gloo environment for one host: computed values, then overrides (None = computed/unset).
 
     ``extra`` is merged last; a None value there drops a key (e.g. ``{"NCCL_IB_GID_INDEX": None}`` lets
@@ -619,7 +624,7 @@ def nccl_env(
     return result
 
 
-def render_env_file(env):
+def render_env_file(env: Mapping[str, Any]) -> str:
     return "".join("%s=%s\n" % (k, env[k]) for k in sorted(env))
 
 
@@ -642,7 +647,7 @@ def _describe(fabric):
     return "%d x %s Gb/sec %s" % (count, rate, transport)
 
 
-def group_problems(group, fabrics):
+def group_problems(group: str, fabrics: Iterable[Tuple[str, Optional[Mapping[str, Any]]]]) -> List[str]:
     """Every node of a group must have the same compute fabric: port count, rate and transport.
 
     ``fabrics``: ordered ``[(host, fabric facts or None), ...]`` (rank order).
