@@ -16,6 +16,7 @@ import difflib
 import json
 import math
 import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import sglang_catalog as catalog
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_legacy_flags import LEGACY_FLAGS
@@ -81,7 +82,7 @@ class ArgsError(Exception):
         super(ArgsError, self).__init__("; ".join(self.problems))
 
 
-def normalize_flag(name):
+def normalize_flag(name: Any) -> str:
     """``mem_fraction_static`` / ``mem-fraction-static`` / ``--mem-fraction-static`` -> ``--mem-fraction-static``."""
     name = str(name).strip()
     if name.startswith("--"):
@@ -89,12 +90,12 @@ def normalize_flag(name):
     return "--" + name.lstrip("-").replace("_", "-")
 
 
-def flag_part(text):
+def flag_part(text: Any) -> str:
     """The flag name of a token, without any ``=value`` or a value after whitespace (never echo a value)."""
     return re.split(r"[\s=]", str(text).strip(), maxsplit=1)[0]
 
 
-def shown(text, limit=40):
+def shown(text: Any, limit: int = 40) -> str:
     """A user token safe to quote in a message: cut at ``=``/whitespace (a value may follow) and at ``limit``."""
     text = str(text)
     head = flag_part(text) if text.startswith("-") else text
@@ -102,7 +103,7 @@ def shown(text, limit=40):
     return cut + ("..." if cut != text else "")
 
 
-def secret_problem(where, flag, source=None):
+def secret_problem(where: str, flag: str, source: Optional[str] = None) -> str:
     """The one message for a secret on the command line: names the variable, never the value."""
     variable = SECRET_FLAGS[flag]
     return (
@@ -111,7 +112,7 @@ def secret_problem(where, flag, source=None):
     )
 
 
-def closest_flags(flag, n=2):
+def closest_flags(flag: str, n: int = 2) -> List[str]:
     return difflib.get_close_matches(flag, list(catalog.OPTION_TO_FLAG), n=n, cutoff=0.75)
 
 
@@ -125,7 +126,7 @@ def _negated(flag):
     return None
 
 
-def resolve_flag(raw, warnings, where):
+def resolve_flag(raw: Any, warnings: List[str], where: str) -> Tuple[Optional[str], Optional[List[str]]]:
     """Map a user-given flag name to its canonical catalog flag.
 
     Returns ``(canonical_flag, replacement_tokens_or_None)``. Raises ArgsError on a
@@ -264,7 +265,7 @@ def _switch_problem(flag, spec, value, where):
     )
 
 
-def flag_tokens(flag, value, where):
+def flag_tokens(flag: str, value: Any, where: str) -> List[str]:
     """Render one canonical flag and its value into argv tokens ([] when off).
 
     A BooleanOptionalAction flag (``--X`` / ``--no-X``) renders false as ``--no-X``:
@@ -333,7 +334,7 @@ def _arity(name):
     return 1, 1
 
 
-def parse_extra_args(tokens, where, variable="sglang_extra_args"):
+def parse_extra_args(tokens: Any, where: str, variable: str = "sglang_extra_args") -> List[Tuple[str, Any]]:
     """Raw ``--flag value`` tokens (sglang_extra_args) -> list of (flag, value).
 
     Every item is one argv token. A value follows its flag as its own item; a flag
@@ -438,7 +439,13 @@ def parse_extra_args(tokens, where, variable="sglang_extra_args"):
     return pairs
 
 
-def build_args(settings, where, warnings, owned=None, origins=None):
+def build_args(
+    settings: Iterable[Sequence[Any]],
+    where: str,
+    warnings: List[str],
+    owned: Optional[Mapping[str, str]] = None,
+    origins: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """Ordered ``(flag, value[, source])`` entries -> validated ``{canonical_flag: value}`` (insertion ordered).
 
     ``settings`` is an iterable of ``(flag_name, value)`` or ``(flag_name, value, source)``;
@@ -552,7 +559,7 @@ def _translate_dp_attention(merged, where, warnings, problems):
     )
 
 
-def render_argv(args, where):
+def render_argv(args: Mapping[str, Any], where: str) -> List[str]:
     """``{canonical_flag: value}`` -> argv tokens, leading flags first, then in given order."""
     problems = []
     tokens = []
