@@ -12,6 +12,8 @@ fix; an empty list means ready.
 
 from __future__ import annotations
 
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
 # Expectations and their defaults (the module's options and the role variables use these names).
 DEFAULTS = {
     "expected_gpu_count": None,  # int; None: not checked
@@ -46,7 +48,7 @@ class PreflightError(ValueError):
     """The facts or expectations handed in cannot be judged."""
 
 
-def version_matches(found, expected):
+def version_matches(found: Any, expected: Any) -> bool:
     """True when ``found`` equals ``expected`` or starts with it at a dot boundary."""
     if expected is None:
         return True
@@ -56,7 +58,7 @@ def version_matches(found, expected):
     return found == expected or found.startswith(expected + ".")
 
 
-def expectations(given=None):
+def expectations(given: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """DEFAULTS overlaid with the non-None values of ``given``; unknown names are refused."""
     given = dict(given or {})
     unknown = sorted(set(given) - set(DEFAULTS))
@@ -71,7 +73,7 @@ def expectations(given=None):
     return merged
 
 
-def check_facts(host, facts):
+def check_facts(host: str, facts: Any) -> Dict[str, Any]:
     """The facts dict, checked for the keys gpu_facts sets; PreflightError naming the host otherwise."""
     if not isinstance(facts, dict) or not all(key in facts for key in FACT_KEYS):
         have = sorted(facts) if isinstance(facts, dict) else type(facts).__name__
@@ -307,20 +309,20 @@ def _gpu_problems(host, gpu, want, nvswitch, driver_version=None):
     return problems
 
 
-def fabric_ready(gpu):
+def fabric_ready(gpu: Mapping[str, Any]) -> bool:
     """The GPU reports NVLink fabric state Completed with status Success (probing done, routes set)."""
     fabric = gpu.get("fabric") or {}
     return fabric.get("state") == "Completed" and fabric.get("status") == "Success"
 
 
-def is_nvswitch_system(facts, want):
+def is_nvswitch_system(facts: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     """The caller's word when given, else: does any GPU report an NVLink fabric state."""
     if want["nvswitch_system"] is not None:
         return bool(want["nvswitch_system"])
     return any((gpu.get("fabric") or {}).get("state") is not None for gpu in facts["gpufleet_gpus"])
 
 
-def host_findings(host, facts, given=None):
+def host_findings(host: str, facts: Any, given: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Problems (refuse the host) and warnings (do not) of one host's GPUs against the expectations.
 
     The fabric manager: on Hopper and newer, each GPU's NVLink fabric state is the authority (it
@@ -379,7 +381,7 @@ def host_findings(host, facts, given=None):
     return {"problems": problems, "warnings": warnings, "nvswitch_system": nvswitch}
 
 
-def host_problems(host, facts, given=None):
+def host_problems(host: str, facts: Any, given: Optional[Mapping[str, Any]] = None) -> List[str]:
     """Problems of one host's GPUs against the expectations (see DEFAULTS and host_findings)."""
     return host_findings(host, facts, given)["problems"]
 
@@ -403,7 +405,7 @@ _PARITY_FIX = {
 }
 
 
-def group_problems(group, hosts_facts):
+def group_problems(group: str, hosts_facts: Iterable[Tuple[str, Any]]) -> List[str]:
     """Parity of one model group: ``hosts_facts`` is [(host, facts), ...] in rank order.
 
     Every host is compared with the first host that has facts; one message per differing
