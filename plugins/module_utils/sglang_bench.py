@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
 REPORT_VERSION = 1
 
@@ -83,7 +84,7 @@ def _s(ms):
     return None if ms is None else ms / 1000.0
 
 
-def parse_results(text, source="results"):
+def parse_results(text: str, source: str = "results") -> List[Dict[str, Any]]:
     """The records of a bench_serving JSONL file (one JSON object a line)."""
     records = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -107,7 +108,7 @@ def parse_results(text, source="results"):
     return records
 
 
-def row_of(rec, num_prompts=None):
+def row_of(rec: Mapping[str, Any], num_prompts: Optional[int] = None) -> Dict[str, Any]:
     """One table row from one bench_serving record."""
     completed = int(rec["completed"])
     return {
@@ -135,11 +136,17 @@ def row_of(rec, num_prompts=None):
     }
 
 
-def shape_key(row):
+def shape_key(row: Mapping[str, Any]) -> str:
     return "%d/%d/c%d" % tuple(row[k] for k in SHAPE_KEYS)
 
 
-def build_report(records, target=None, sglang_version=None, num_prompts=None, label=None):
+def build_report(
+    records: Iterable[Mapping[str, Any]],
+    target: Any = None,
+    sglang_version: Optional[str] = None,
+    num_prompts: Union[int, Callable[[int], int], None] = None,
+    label: Optional[str] = None,
+) -> Dict[str, Any]:
     """The report document: every run's row (sorted by shape) and its raw record (server_info left out)."""
     rows = []
     raw = []
@@ -167,7 +174,9 @@ def _cell(value, fmt):
     return fmt % value
 
 
-def render_markdown(doc, comparison=None, png_name=None):
+def render_markdown(
+    doc: Mapping[str, Any], comparison: Optional[Mapping[str, Any]] = None, png_name: Optional[str] = None
+) -> str:
     lines = []
     title = "Serving benchmark"
     if doc.get("label"):
@@ -198,7 +207,7 @@ def render_markdown(doc, comparison=None, png_name=None):
     return "\n".join(lines) + "\n"
 
 
-def render_comparison(comparison):
+def render_comparison(comparison: Mapping[str, Any]) -> List[str]:
     head = (comparison.get("baseline") or "?", comparison["threshold_pct"])
     lines = ["### Against the baseline (%s, threshold %.1f %%)" % head]
     if comparison["regressions"]:
@@ -221,7 +230,13 @@ def render_comparison(comparison):
     return lines
 
 
-def compare(doc, baseline, threshold_pct=10.0, metrics=None, baseline_name=None):
+def compare(
+    doc: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    threshold_pct: float = 10.0,
+    metrics: Optional[Iterable[str]] = None,
+    baseline_name: Optional[str] = None,
+) -> Dict[str, Any]:
     """Each shape and metric of ``doc`` against ``baseline`` (a report document of the same kind).
 
     A regression is a change in the worse direction by more than ``threshold_pct`` percent of the baseline value.
@@ -286,7 +301,7 @@ def compare(doc, baseline, threshold_pct=10.0, metrics=None, baseline_name=None)
     }
 
 
-def render_png(doc, path, title=None):
+def render_png(doc: Mapping[str, Any], path: str, title: Optional[str] = None) -> str:
     """Two panels against concurrency, one line per (prompt, max tokens) shape: TTFT p50 and tok/s per request.
 
     Needs matplotlib (the controller's requirements pin it); imported here so the rest works without it.
