@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_plan import DIST_INIT_PORT_WINDOW
 
@@ -71,7 +72,9 @@ def _port(value, what, problems):
     return port
 
 
-def parse_sources(values, what, problems):
+def parse_sources(
+    values: Any, what: str, problems: List[str]
+) -> List[Union[ipaddress.IPv4Network, ipaddress.IPv6Network]]:
     """IP addresses/CIDRs -> ip_network list. Names are refused (no DNS at rule time)."""
     if values is None:
         return []
@@ -119,12 +122,12 @@ def _entry(hostvars, host):
         return None
 
 
-def has_addresses(hostvars, host):
+def has_addresses(hostvars: Mapping[str, Any], host: str) -> bool:
     """Whether ``host`` has ``sglang_firewall_addresses`` or gathered addresses in ``hostvars``."""
     return _facts_addresses(_entry(hostvars, host))[1] is not None
 
 
-def peer_addresses(hosts, hostvars):
+def peer_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> Dict[str, Any]:
     """``{host: [address, ...]}`` for ``hosts`` from hostvars-like entries.
 
     ``sglang_firewall_addresses`` set on a host (inventory) wins over its gathered
@@ -210,7 +213,7 @@ def _ranges(ports):
     return out
 
 
-def peers_needed(plan, host, routers=()):
+def peers_needed(plan: Mapping[str, Any], host: str, routers: Iterable[str] = ()) -> List[str]:
     """Hosts whose addresses ``host``'s rules name: its group's nodes and, for a member, the routers."""
     node = (plan.get("hosts") or {}).get(host)
     if node is None:
@@ -221,16 +224,16 @@ def peers_needed(plan, host, routers=()):
 
 
 def compute_rules(
-    plan,
-    host,
-    addresses,
-    routers=(),
-    router_port=None,
-    router_metrics_port=None,
-    operator_cidrs=(),
-    router_client_cidrs=ANY,
-    protected_ports=DEFAULT_PROTECTED_PORTS,
-):
+    plan: Mapping[str, Any],
+    host: str,
+    addresses: Mapping[str, Any],
+    routers: Optional[Iterable[str]] = (),
+    router_port: Optional[int] = None,
+    router_metrics_port: Optional[int] = None,
+    operator_cidrs: Any = (),
+    router_client_cidrs: Any = ANY,
+    protected_ports: Optional[Iterable[Any]] = DEFAULT_PROTECTED_PORTS,
+) -> Dict[str, Any]:
     """The rules of one host. ``addresses``: ``{host: [ip, ...]}`` (or ``{"ipv4": [], "ipv6": []}``).
 
     Ports come from the plan (the planner checked them): the group's ``dist_init_ports``,
@@ -379,7 +382,7 @@ def _set_block(name, kind, elements):
     return lines
 
 
-def render_ruleset(computed, table=DEFAULT_TABLE):
+def render_ruleset(computed: Mapping[str, Any], table: str = DEFAULT_TABLE) -> Tuple[str, str]:
     """nftables text for one ``nft -f`` transaction: create-if-missing, delete, define.
 
     Returns ``(text, fingerprint)``; the fingerprint (of the table's definition) is
@@ -429,7 +432,9 @@ def render_ruleset(computed, table=DEFAULT_TABLE):
     return text, fingerprint
 
 
-def firewall(plan, host, addresses, table=DEFAULT_TABLE, **kwargs):
+def firewall(
+    plan: Mapping[str, Any], host: str, addresses: Mapping[str, Any], table: str = DEFAULT_TABLE, **kwargs: Any
+) -> Dict[str, Any]:
     """:func:`compute_rules` + :func:`render_ruleset`: ``{host, table, rules, warnings, text, fingerprint}``."""
     computed = compute_rules(plan, host, addresses, **kwargs)
     text, fingerprint = render_ruleset(computed, table)
