@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 import time
 from http.client import HTTPException
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 
-def http_request(method, url, timeout, api_key=None, body=None):
+def http_request(
+    method: str, url: str, timeout: float, api_key: Optional[str] = None, body: Any = None
+) -> Tuple[int, str]:
     """(status, body text) of one HTTP request; status 0 when nothing answered."""
     headers = {"Accept": "application/json"}
     data = None
@@ -52,11 +55,11 @@ def _nothing_answered(what, body):
     return "%s -> no answer (%s)" % (what, body)
 
 
-def http_get(url, timeout, api_key=None):
+def http_get(url: str, timeout: float, api_key: Optional[str] = None) -> Tuple[int, str]:
     return http_request("GET", url, timeout, api_key)
 
 
-def served_names(body):
+def served_names(body: str) -> List[str]:
     try:
         data = json.loads(body)
     except ValueError:
@@ -64,7 +67,14 @@ def served_names(body):
     return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
 
 
-def probe(base_url, is_head, served_model_name=None, timeout=30, api_key=None, get=http_get):
+def probe(
+    base_url: str,
+    is_head: bool,
+    served_model_name: Optional[str] = None,
+    timeout: float = 30,
+    api_key: Optional[str] = None,
+    get: Callable[..., Tuple[int, str]] = http_get,
+) -> Tuple[bool, str]:
     """One readiness check. Returns (ready, detail)."""
     base_url = base_url.rstrip("/")
     if not is_head:
@@ -86,18 +96,18 @@ def probe(base_url, is_head, served_model_name=None, timeout=30, api_key=None, g
 
 
 def wait_ready(
-    base_url,
-    is_head,
-    served_model_name=None,
-    timeout_s=600,
-    delay_s=5,
-    request_timeout=30,
-    api_key=None,
-    alive=None,
-    get=http_get,
-    clock=time.monotonic,
-    sleep=time.sleep,
-):
+    base_url: str,
+    is_head: bool,
+    served_model_name: Optional[str] = None,
+    timeout_s: float = 600,
+    delay_s: float = 5,
+    request_timeout: float = 30,
+    api_key: Optional[str] = None,
+    alive: Optional[Callable[[], Tuple[bool, str]]] = None,
+    get: Callable[..., Tuple[int, str]] = http_get,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Dict[str, Any]:
     """Poll until ready, the deadline passes, or ``alive()`` says the service died.
 
     Returns ``{"ready", "detail", "waited_s", "attempts"}``.
@@ -129,7 +139,7 @@ def wait_ready(
         sleep(delay_s)
 
 
-def metric_sum(text, name):
+def metric_sum(text: str, name: str) -> Optional[float]:
     """Sum of every sample of one Prometheus metric (all label sets); None when absent."""
     total = None
     for line in text.splitlines():
@@ -147,15 +157,15 @@ def metric_sum(text, name):
 
 
 def wait_drained(
-    base_url,
-    timeout_s=300,
-    delay_s=1,
-    request_timeout=10,
-    api_key=None,
-    get=http_get,
-    clock=time.monotonic,
-    sleep=time.sleep,
-):
+    base_url: str,
+    timeout_s: float = 300,
+    delay_s: float = 1,
+    request_timeout: float = 10,
+    api_key: Optional[str] = None,
+    get: Callable[..., Tuple[int, str]] = http_get,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Dict[str, Any]:
     """Wait until rank 0 runs and queues no request (``sglang:num_running_reqs`` and
     ``sglang:num_queue_reqs`` at 0). Needs ``--enable-metrics``.
 
