@@ -25,6 +25,7 @@ import math
 import posixpath
 import re
 import socket
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import sglang_catalog as catalog
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_args import (
@@ -205,7 +206,7 @@ def _shown(value, limit=60):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def name_problem(kind, name):
+def name_problem(kind: str, name: Any) -> str:
     """Why a group/host name cannot become a unit, container or file name ('' when it can)."""
     rule = GROUP_NAME_RE if kind == "group" else HOST_NAME_RE
     limit = GROUP_NAME_MAX if kind == "group" else HOST_NAME_MAX
@@ -230,7 +231,7 @@ def _strip_brackets(text):
     return text[1:-1] if text.startswith("[") and text.endswith("]") else text
 
 
-def check_address(value, variable, reachable=True):
+def check_address(value: Any, variable: str, reachable: bool = True) -> Tuple[Optional[str], str]:
     """Validate a host address the plan renders (dist-init host, node address).
 
     Returns ``(address, problem)``: ``address`` is an IP literal in its compressed form or
@@ -302,7 +303,7 @@ def check_address(value, variable, reachable=True):
     return ip.compressed, ""
 
 
-def host_port(address, port):
+def host_port(address: str, port: int) -> str:
     """``host:port`` as SGLang parses it: IPv6 in brackets (sglang/srt/utils/network.py,
     NetworkAddress.parse: a bare ``fd00::1:20000`` is refused as ambiguous)."""
     return ("[%s]:%d" if ":" in address else "%s:%d") % (address, port)
@@ -761,7 +762,14 @@ def _is_loopback(address):
     return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
-def plan_group(group, hosts, hostvars, problems, warnings, routers=None):
+def plan_group(
+    group: str,
+    hosts: List[str],
+    hostvars: Mapping[str, Any],
+    problems: List[str],
+    warnings: List[str],
+    routers: Optional[Mapping[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
     where = "group %s" % group
     settings = _group_settings(group, hosts, hostvars, problems)
 
@@ -1022,7 +1030,12 @@ def _check_routers(plan, routers, problems):
                     )
 
 
-def plan_fleet(model_groups, hostvars, targets=None, routers=None):
+def plan_fleet(
+    model_groups: Any,
+    hostvars: Mapping[str, Any],
+    targets: Optional[Iterable[str]] = None,
+    routers: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
     """Plan every model group. Returns ``{"groups", "hosts", "warnings", "sglang_version"}``.
 
     ``routers``: ``{router host: {sglang_router_port: ..., ...}}`` (the hosts of
@@ -1105,7 +1118,7 @@ def plan_fleet(model_groups, hostvars, targets=None, routers=None):
     }
 
 
-def plan_routers(routers):
+def plan_routers(routers: Optional[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """``{router host: {host, port, prometheus_port, local_url}}`` with the router role's defaults
     applied (the only place besides roles/sglang_router/defaults that writes them). Ports were
     checked by :func:`_check_routers`."""
@@ -1123,7 +1136,7 @@ def plan_routers(routers):
     return out
 
 
-def format_table(plan):
+def format_table(plan: Mapping[str, Any]) -> str:
     """A readable table: one row per node, then each node's argv."""
     rows = [("GROUP", "HOST", "RANK", "DIST-INIT", "TP", "NNODES", "PORT", "RUNTIME")]
     for group in sorted(plan["groups"]):
