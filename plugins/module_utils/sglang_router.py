@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any, Callable, Collection, Dict, Iterable, List, Mapping, Tuple
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import http_request
 
@@ -37,11 +38,11 @@ class RouterError(Exception):
     pass
 
 
-def normalize_url(url):
+def normalize_url(url: Any) -> str:
     return str(url).strip().rstrip("/")
 
 
-def parse_worker_states(body):
+def parse_worker_states(body: str) -> List[Tuple[str, Any, bool]]:
     """``[(url, id or None, ready)]`` from a ``GET /workers`` body.
 
     smg lists ``{"workers": [{"url", "id", "status", "is_healthy"}]}``; a worker counts as ready
@@ -72,7 +73,7 @@ def parse_worker_states(body):
     return entries
 
 
-def parse_workers(body):
+def parse_workers(body: str) -> List[str]:
     """Worker URLs from a ``GET /workers`` body."""
     return [url for url, _id, _ready in parse_worker_states(body)]
 
@@ -81,7 +82,7 @@ _SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def gateway_active_requests(text, worker_url):
+def gateway_active_requests(text: str, worker_url: str) -> float:
     """smg's ``smg_worker_requests_active{worker="URL"}`` for one worker (0 when not listed).
 
     smg sets the gauge from the worker's load counter on every request start and end
@@ -221,7 +222,14 @@ class RouterClient(object):
             self.sleep(0.5)
 
 
-def sync_workers(client, wanted, state="present", exclusive=False, min_remaining=0, confirm_timeout=60):
+def sync_workers(
+    client: RouterClient,
+    wanted: Iterable[str],
+    state: str = "present",
+    exclusive: bool = False,
+    min_remaining: int = 0,
+    confirm_timeout: float = 60,
+) -> Tuple[List[str], List[str], List[str]]:
     """Make the router's worker list match.
 
     state=present: add ``wanted``; with ``exclusive`` also remove every other worker.
@@ -253,15 +261,15 @@ def sync_workers(client, wanted, state="present", exclusive=False, min_remaining
 
 
 def wait_gateway_drained(
-    metrics_url,
-    worker_urls,
-    timeout_s=300,
-    delay_s=1,
-    request_timeout=10,
-    request=http_request,
-    clock=time.monotonic,
-    sleep=time.sleep,
-):
+    metrics_url: str,
+    worker_urls: Iterable[str],
+    timeout_s: float = 300,
+    delay_s: float = 1,
+    request_timeout: float = 10,
+    request: Callable[..., Tuple[int, str]] = http_request,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Dict[str, Any]:
     """Wait until the gateway counts no active request on any of ``worker_urls``.
 
     ``metrics_url`` is the gateway's Prometheus endpoint (``http://host:29000/metrics``).
@@ -317,7 +325,9 @@ def _closest(flag, known):
     return " (did you mean %s?)" % match[0] if match else ""
 
 
-def router_problems(routers, group_keys, known_flags):
+def router_problems(
+    routers: Mapping[str, Mapping[str, Any]], group_keys: Mapping[str, Iterable[Any]], known_flags: Collection[str]
+) -> List[str]:
     """Problems of the router hosts' variables, each naming the host, the variable and the fix.
 
     ``routers``: ``{host: {var: value}}`` of the router hosts (``sglang_router_*``; the keys as
