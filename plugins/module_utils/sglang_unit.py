@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
 RUNTIMES = ("container", "native", "emulator")
 # memlock unlimited for RDMA (ibv_reg_mr pins memory); SGLang opens many files.
 DEFAULT_ULIMITS = ("memlock=-1", "nofile=1048576:1048576")
 
 
-def systemd_quote(token):
+def systemd_quote(token: Any) -> str:
     """Quote one argv token for an ExecStart= line.
 
     systemd splits ExecStart on whitespace, honours double quotes with C-style
@@ -31,29 +32,29 @@ def systemd_quote(token):
     return '"%s"' % escaped
 
 
-def exec_line(argv):
+def exec_line(argv: Iterable[Any]) -> str:
     """An argv list -> the value of an ExecStart= line (one line)."""
     return " ".join(systemd_quote(t) for t in argv)
 
 
 def container_argv(
-    node,
-    image,
-    container_name,
-    docker="/usr/bin/docker",
-    shm_size="32g",
-    model_mount=None,
-    env_file=None,
-    secrets_file=None,
-    extra_run_args=None,
-    env_files=None,
-    rdma_devices=None,
-    privileged=False,
-    gpus="all",
-    stop_timeout=300,
-    ulimits=DEFAULT_ULIMITS,
-    nccl_debug_dir=None,
-):
+    node: Mapping[str, Any],
+    image: str,
+    container_name: str,
+    docker: str = "/usr/bin/docker",
+    shm_size: Optional[str] = "32g",
+    model_mount: Optional[str] = None,
+    env_file: Optional[str] = None,
+    secrets_file: Optional[str] = None,
+    extra_run_args: Optional[Iterable[str]] = None,
+    env_files: Optional[Iterable[str]] = None,
+    rdma_devices: Optional[Iterable[str]] = None,
+    privileged: bool = False,
+    gpus: Any = "all",
+    stop_timeout: int = 300,
+    ulimits: Optional[Iterable[str]] = DEFAULT_ULIMITS,
+    nccl_debug_dir: Optional[str] = None,
+) -> List[str]:
     """``docker run`` argv for the container runtime: the seeds' flags, made explicit.
 
     ``--gpus all --network host --ipc host --shm-size`` as SGLang's docs; memlock
@@ -115,7 +116,13 @@ def container_argv(
     return argv
 
 
-def runtime_argv(node, runtime, python=None, emulator=None, **container):
+def runtime_argv(
+    node: Mapping[str, Any],
+    runtime: str,
+    python: Optional[str] = None,
+    emulator: Optional[str] = None,
+    **container: Any,
+) -> List[Any]:
     """The ExecStart argv of one node for its runtime (``container`` kwargs go to :func:`container_argv`)."""
     if runtime == "container":
         return container_argv(node, **container)
@@ -126,7 +133,7 @@ def runtime_argv(node, runtime, python=None, emulator=None, **container):
     raise ValueError("unknown runtime %r; use one of %s" % (runtime, ", ".join(RUNTIMES)))
 
 
-def without_node_rank(argv):
+def without_node_rank(argv: Iterable[str]) -> List[str]:
     out = []
     skip = False
     for token in argv:
@@ -142,7 +149,7 @@ def without_node_rank(argv):
     return out
 
 
-def parity_problems(group, nodes):
+def parity_problems(group: str, nodes: Sequence[Mapping[str, Any]]) -> List[str]:
     """Refuse a group whose nodes would run different software or commands.
 
     ``nodes``: list (rank order) of ``{"host", "identity", "argv"}`` where identity is
