@@ -16,6 +16,8 @@ verified copy by then, so a host that failed simply never serves.
 
 from __future__ import annotations
 
+from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Sequence
+
 SOURCE = "source"
 
 
@@ -47,7 +49,13 @@ def _check(hosts, seed_count, peer_fanout, max_parallel):
             raise FanoutError("%s must be an integer >= %d, got %r" % (name, low, value))
 
 
-def choose_seeds(hosts, holders, seed_count=1, sites=None, preferred=None):
+def choose_seeds(
+    hosts: Sequence[str],
+    holders: Collection[str],
+    seed_count: int = 1,
+    sites: Optional[Mapping[str, Any]] = None,
+    preferred: Optional[Iterable[str]] = None,
+) -> List[str]:
     """Hosts that fetch from the source: ``seed_count`` per site that has no holder.
 
     ``preferred`` (model_sync_seed_hosts) come first, in their order; then the
@@ -67,7 +75,14 @@ def choose_seeds(hosts, holders, seed_count=1, sites=None, preferred=None):
     return seeds
 
 
-def next_wave(hosts, holders, peer_fanout=1, max_parallel=8, sites=None, busy=None):
+def next_wave(
+    hosts: Sequence[str],
+    holders: Collection[str],
+    peer_fanout: int = 1,
+    max_parallel: int = 8,
+    sites: Optional[Mapping[str, Any]] = None,
+    busy: Optional[Iterable[str]] = None,
+) -> Dict[str, str]:
     """One wave of peer copies: ``{receiver: serving holder}``.
 
     Receivers are the hosts without a verified copy, in inventory order; each
@@ -99,7 +114,15 @@ def next_wave(hosts, holders, peer_fanout=1, max_parallel=8, sites=None, busy=No
     return assignment
 
 
-def plan(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None, preferred=None):
+def plan(
+    hosts: Iterable[str],
+    holders: Collection[str],
+    seed_count: int = 1,
+    peer_fanout: int = 1,
+    max_parallel: int = 8,
+    sites: Optional[Mapping[str, Any]] = None,
+    preferred: Optional[Iterable[str]] = None,
+) -> Dict[str, Any]:
     """The whole distribution if every copy succeeds.
 
     Returns ``{"seeds": [...], "waves": [[{"dest", "src"}], ...], "unreachable": [...],
@@ -123,7 +146,16 @@ def plan(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None
     return {"seeds": seeds, "waves": waves, "unreachable": unreachable, "source_copies": len(seeds)}
 
 
-def pipeline(hosts, holders, seed_count=1, peer_fanout=1, max_parallel=8, sites=None, preferred=None, from_source=True):
+def pipeline(
+    hosts: Iterable[str],
+    holders: Collection[str],
+    seed_count: int = 1,
+    peer_fanout: int = 1,
+    max_parallel: int = 8,
+    sites: Optional[Mapping[str, Any]] = None,
+    preferred: Optional[Iterable[str]] = None,
+    from_source: bool = True,
+) -> Dict[str, Any]:
     """The same tree as ``plan``, run as one pipeline instead of wave after wave.
 
     Every receiver follows one parent file by file: it fetches a file as soon as
@@ -218,7 +250,7 @@ def _names(value, what):
     return [str(v) for v in value]
 
 
-def fanout(args, task_vars):
+def fanout(args: Mapping[str, Any], task_vars: Mapping[str, Any]) -> Dict[str, Any]:
     """The action's result from its arguments and the task's variables (pure; raises FanoutError)."""
     unknown = sorted(set(args) - _KNOWN)
     if unknown:
