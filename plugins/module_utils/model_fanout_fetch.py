@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Set, Tuple
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import (
     DEFAULT_EXCLUDES,
@@ -43,17 +44,17 @@ READY_HEADER = "gpufleet-model-fanout-ready 1"
 STATES = ("running", "done", "failed")
 
 
-def ready_file(staging):
+def ready_file(staging: str) -> str:
     """Where a host publishes what it holds verified: next to its staging directory."""
     return staging.rstrip("/") + ".ready"
 
 
-def format_ready(token, state, paths, reason=""):
+def format_ready(token: str, state: str, paths: Iterable[str], reason: str = "") -> str:
     lines = ["%s %s" % (READY_HEADER, token), ("%s %s" % (state, " ".join(reason.split()))).strip()]
     return "\n".join(lines + list(paths)) + "\n"
 
 
-def parse_ready(text, token):
+def parse_ready(text: Optional[str], token: str) -> Tuple[str, Set[str], str]:
     """``(state, paths, reason)``; state ``absent`` for a missing, partial or other run's file."""
     if not text or not text.endswith("\n"):
         return "absent", set(), ""
@@ -280,7 +281,7 @@ def _remote_host(src):
     return src.split(":", 1)[0]
 
 
-def run(params, runner=_run):
+def run(params: Mapping[str, Any], runner: Callable[..., Tuple[int, str]] = _run) -> Dict[str, Any]:
     """Follow as ``params`` say (the module's options); returns the stats, raises FollowError."""
     dest = params["dest"]
     src = params["src"].rstrip("/") + "/"
