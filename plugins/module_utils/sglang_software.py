@@ -18,6 +18,7 @@ Facts (read upstream, 2026-11):
 from __future__ import annotations
 
 import re
+from typing import Any, List, Optional
 
 # SGLang release -> CUDA major of its wheels and its unsuffixed image tag.
 SGLANG_CUDA_MAJOR = {"0.5.23": 13}
@@ -27,7 +28,7 @@ _CU_TAG_RE = re.compile(r"-cu(1[0-9])([0-9])(?:$|-)")
 _VERSION_TAG_RE = re.compile(r"^v?([0-9]+\.[0-9]+\.[0-9]+(?:\.post[0-9]+)?)(?:$|-)")
 
 
-def image_cuda_major(image, default_version=None):
+def image_cuda_major(image: Any, default_version: Any = None) -> Optional[int]:
     """CUDA major of an SGLang image reference, or None when the reference does not say.
 
     ``repo:v0.5.23-cu130`` -> 13, ``repo:v0.5.19-cu129`` -> 12; ``repo:v0.5.23`` -> the
@@ -53,7 +54,7 @@ def image_cuda_major(image, default_version=None):
     return None
 
 
-def driver_branch(value):
+def driver_branch(value: Any) -> Optional[int]:
     """``"580"``, ``580``, ``"580.95.05"`` -> 580; anything else -> None."""
     if isinstance(value, bool):
         return None
@@ -61,7 +62,14 @@ def driver_branch(value):
     return int(match.group(1)) if match else None
 
 
-def software_problems(group, runtime, image=None, sglang_version=None, branch=None, host_stack=True):
+def software_problems(
+    group: str,
+    runtime: str,
+    image: Optional[str] = None,
+    sglang_version: Optional[str] = None,
+    branch: Any = None,
+    host_stack: bool = True,
+) -> List[str]:
     """Problems of one group's SGLang build against the driver branch the host stack installs."""
     if runtime == "container":
         cuda = image_cuda_major(image, sglang_version)
