@@ -9,7 +9,7 @@ import os
 import tempfile
 
 
-def write_atomic(path, data, mode=0o644):
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> str:
     """Write ``data`` (bytes) to ``path`` atomically with ``mode``; returns ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path) or ".")
     try:
