@@ -6,10 +6,12 @@ reports quote logs."""
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Optional
+
 MASK = "********"
 
 
-def redact(text, secrets):
+def redact(text: Any, secrets: Optional[Iterable[Any]]) -> str:
     """``text`` with every secret value (4+ characters) replaced by a mask."""
     text = "" if text is None else str(text)
     for secret in sorted((str(s) for s in secrets or [] if s), key=len, reverse=True):
