@@ -30,6 +30,7 @@ DEV_ONLY = {
     "hypothesis",
     "ruff",
     "antsibull-changelog",
+    "ansible-builder",
 }
 TOP_LEVEL = {
     "version",
