@@ -169,7 +169,9 @@ ELEMENTS = sorted(set(re.findall(r"<([a-z_]+)>[^<]+</\1>", XML)))
 )
 def test_xml_any_value_in_any_element(element, value):
     escaped = value.replace("&", "&amp;").replace("<", "&lt;")
-    xml = re.sub(r"<%s>[^<]+</%s>" % (element, element), "<%s>%s</%s>" % (element, escaped, element), XML)
+    # a function as the replacement: the generated value is text, never a regex template (backslashes)
+    replacement = "<%s>%s</%s>" % (element, escaped, element)
+    xml = re.sub(r"<%s>[^<]+</%s>" % (element, element), lambda _m: replacement, XML)
     built = facts_of(xml)
     if built is None:
         return
