@@ -8,14 +8,17 @@ Behaviour (probes across hosts, API keys, rollouts) stays in verify.yml's Ansibl
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
+import yaml
 
 TABLE = "gpufleet_sglang"
 GROUP = "mg_hard"
 SSH = {22}
 # Keys set by molecule.yml (test values): none may appear on a command line.
+SCENARIO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "molecule.yml")
 KEY_VARS = ("sglang_api_key", "sglang_admin_api_key", "sglang_router_api_key", "sglang_router_admin_api_key")
 
 
@@ -24,11 +27,22 @@ def is_router(host):
 
 
 def keys(host):
+    """Every key the scenario sets, on every host (a key of another host's role must not appear either).
+
+    Read from molecule.yml: testinfra's get_variables() merges only a host's direct groups' vars,
+    not those of parent groups (sglang_model_groups), so the model hosts' key is missing there.
+    """
     found = set()
     for var in KEY_VARS:
         value = host.ansible.get_variables().get(var)
         if value:
             found.add(str(value))
+    with open(SCENARIO, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    for group_vars in config["provisioner"]["inventory"]["group_vars"].values():
+        for var in KEY_VARS:
+            if (group_vars or {}).get(var):
+                found.add(str(group_vars[var]))
     return found
 
 
