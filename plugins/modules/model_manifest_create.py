@@ -86,30 +86,28 @@ manifest:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_create
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
+    HASHING_OPTIONS,
+    HOST_OPTIONS,
+    argument_spec,
+    run_module,
+)
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import ManifestError, run_create
+ARGUMENT_SPEC = argument_spec(
+    dict(
+        path=dict(type="path", required=True),
+        dest=dict(type="path", required=True),
+        name=dict(type="str"),
+        revision=dict(type="str"),
+    ),
+    HASHING_OPTIONS,
+    HOST_OPTIONS,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            dest=dict(type="path", required=True),
-            cache=dict(type="path"),
-            full=dict(type="bool", default=False),
-            return_manifest=dict(type="bool", default=False),
-            name=dict(type="str"),
-            revision=dict(type="str"),
-            host=dict(type="str", default="this host"),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        result = run_create(module.params, check_mode=module.check_mode)
-    except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (module.params["host"], exc))
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, run_create)
 
 
 if __name__ == "__main__":

@@ -70,25 +70,24 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_measure
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
+    HOST_OPTIONS,
+    argument_spec,
+    run_module,
+)
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import ManifestError, run_measure
+ARGUMENT_SPEC = argument_spec(
+    dict(
+        path=dict(type="path", required=True),
+        manifest=dict(type="path"),
+    ),
+    HOST_OPTIONS,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            manifest=dict(type="path"),
-            host=dict(type="str", default="this host"),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        result = run_measure(module.params)
-    except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (module.params["host"], exc))
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, lambda params, check_mode: run_measure(params))  # reads only
 
 
 if __name__ == "__main__":

@@ -110,32 +110,29 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_space
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
+    HOST_OPTIONS,
+    argument_spec,
+    run_module,
+)
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import ManifestError, run_space
+ARGUMENT_SPEC = argument_spec(
+    dict(
+        path=dict(type="path", required=True),
+        manifest=dict(type="path"),
+        total_bytes=dict(type="int", default=0),
+        present_paths=dict(type="list", elements="path", default=[]),
+        margin_pct=dict(type="float", default=5.0),
+        margin_bytes=dict(type="int", default=0),
+        extra_bytes=dict(type="int", default=0),
+    ),
+    HOST_OPTIONS,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            manifest=dict(type="path"),
-            total_bytes=dict(type="int", default=0),
-            present_paths=dict(type="list", elements="path", default=[]),
-            margin_pct=dict(type="float", default=5.0),
-            margin_bytes=dict(type="int", default=0),
-            extra_bytes=dict(type="int", default=0),
-            host=dict(type="str", default="this host"),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        result = run_space(module.params)
-    except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (module.params["host"], exc))
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, lambda params, check_mode: run_space(params))  # reads only
 
 
 if __name__ == "__main__":

@@ -105,32 +105,28 @@ manifest:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_verify
+from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
+    HASHING_OPTIONS,
+    HOST_OPTIONS,
+    argument_spec,
+    run_module,
+)
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import ManifestError, run_verify
+ARGUMENT_SPEC = argument_spec(
+    dict(
+        path=dict(type="path", required=True),
+        manifest=dict(type="path", required=True),
+        repair=dict(type="bool", default=False),
+        fail_on_problems=dict(type="bool", default=True),
+    ),
+    HASHING_OPTIONS,
+    HOST_OPTIONS,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            manifest=dict(type="path", required=True),
-            cache=dict(type="path"),
-            full=dict(type="bool", default=False),
-            repair=dict(type="bool", default=False),
-            fail_on_problems=dict(type="bool", default=True),
-            return_manifest=dict(type="bool", default=False),
-            host=dict(type="str", default="this host"),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        result = run_verify(module.params, check_mode=module.check_mode)
-    except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (module.params["host"], exc))
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, run_verify)
 
 
 if __name__ == "__main__":
