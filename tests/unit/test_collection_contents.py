@@ -8,7 +8,9 @@ import subprocess
 import tarfile
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DOUBLES = ("sglang_emulator.py", "sglang_loadgen.py")
+DOUBLES = ("sglang_emulator.py", "sglang_loadgen.py", "assemble_emulator.py")
+# the emulator's source package (tools/doubles/sglang_emulator/, assembled into sglang_emulator.py)
+EMULATOR_PACKAGE = "sglang_emulator"
 
 
 def test_doubles_do_not_ship(tmp_path):
@@ -21,8 +23,15 @@ def test_doubles_do_not_ship(tmp_path):
     with tarfile.open(tarball) as tar:
         names = tar.getnames()
     assert any(n.startswith("roles/sglang_server/") for n in names)
-    shipped = [n for n in names if n.rsplit("/", 1)[-1] in DOUBLES or n.startswith("tools/")]
+    shipped = [
+        n
+        for n in names
+        if n.rsplit("/", 1)[-1] in DOUBLES or n.startswith("tools/") or EMULATOR_PACKAGE in n.split("/")
+    ]
     assert shipped == []
+    # what the check above looks for is really there in the checkout: the package's modules included
+    modules = sorted(p.name for p in (REPO / "tools" / "doubles" / EMULATOR_PACKAGE).glob("*.py"))
+    assert "__init__.py" in modules and "main.py" in modules
 
 
 def test_no_role_reads_files_through_role_path_parents():
