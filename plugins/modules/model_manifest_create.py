@@ -86,28 +86,23 @@ manifest:
   type: dict
 """
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_manifest_module as shared
 from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_create
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
-    HASHING_OPTIONS,
-    HOST_OPTIONS,
-    argument_spec,
-    run_module,
-)
 
-ARGUMENT_SPEC = argument_spec(
+ARGUMENT_SPEC = shared.argument_spec(
     dict(
         path=dict(type="path", required=True),
         dest=dict(type="path", required=True),
         name=dict(type="str"),
         revision=dict(type="str"),
     ),
-    HASHING_OPTIONS,
-    HOST_OPTIONS,
+    shared.HASHING_OPTIONS,
+    shared.HOST_OPTIONS,
 )
 
 
 def main():
-    run_module(ARGUMENT_SPEC, run_create)
+    shared.run_module(ARGUMENT_SPEC, run_create)
 
 
 if __name__ == "__main__":

@@ -70,24 +70,20 @@ msg:
   type: str
 """
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_manifest_module as shared
 from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_measure
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
-    HOST_OPTIONS,
-    argument_spec,
-    run_module,
-)
 
-ARGUMENT_SPEC = argument_spec(
+ARGUMENT_SPEC = shared.argument_spec(
     dict(
         path=dict(type="path", required=True),
         manifest=dict(type="path"),
     ),
-    HOST_OPTIONS,
+    shared.HOST_OPTIONS,
 )
 
 
 def main():
-    run_module(ARGUMENT_SPEC, lambda params, check_mode: run_measure(params))  # reads only
+    shared.run_module(ARGUMENT_SPEC, lambda params, check_mode: run_measure(params))  # reads only
 
 
 if __name__ == "__main__":

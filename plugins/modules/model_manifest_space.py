@@ -110,14 +110,10 @@ msg:
   type: str
 """
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_manifest_module as shared
 from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_space
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
-    HOST_OPTIONS,
-    argument_spec,
-    run_module,
-)
 
-ARGUMENT_SPEC = argument_spec(
+ARGUMENT_SPEC = shared.argument_spec(
     dict(
         path=dict(type="path", required=True),
         manifest=dict(type="path"),
@@ -127,12 +123,12 @@ ARGUMENT_SPEC = argument_spec(
         margin_bytes=dict(type="int", default=0),
         extra_bytes=dict(type="int", default=0),
     ),
-    HOST_OPTIONS,
+    shared.HOST_OPTIONS,
 )
 
 
 def main():
-    run_module(ARGUMENT_SPEC, lambda params, check_mode: run_space(params))  # reads only
+    shared.run_module(ARGUMENT_SPEC, lambda params, check_mode: run_space(params))  # reads only
 
 
 if __name__ == "__main__":

@@ -105,28 +105,23 @@ manifest:
   type: dict
 """
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils import model_manifest_module as shared
 from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest import run_verify
-from ansible_collections.gpufleet.sglang.plugins.module_utils.model_manifest_module import (
-    HASHING_OPTIONS,
-    HOST_OPTIONS,
-    argument_spec,
-    run_module,
-)
 
-ARGUMENT_SPEC = argument_spec(
+ARGUMENT_SPEC = shared.argument_spec(
     dict(
         path=dict(type="path", required=True),
         manifest=dict(type="path", required=True),
         repair=dict(type="bool", default=False),
         fail_on_problems=dict(type="bool", default=True),
     ),
-    HASHING_OPTIONS,
-    HOST_OPTIONS,
+    shared.HASHING_OPTIONS,
+    shared.HOST_OPTIONS,
 )
 
 
 def main():
-    run_module(ARGUMENT_SPEC, run_verify)
+    shared.run_module(ARGUMENT_SPEC, run_verify)
 
 
 if __name__ == "__main__":
