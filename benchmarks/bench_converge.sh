@@ -7,7 +7,10 @@
 # first (kept for the next run; BENCH_CONVERGE_DOWN=1 removes it at the end), so the timed
 # site.yml is a no-op; the bench fails if that run changes anything. The fact-gathering
 # play runs BENCH_FACTS_RUNS times (default 3), site.yml BENCH_SITE_RUNS times (default 1);
-# the medians count. Last line: noop_s=... facts_s=... ratio=...
+# the medians count. Then a no-op full converge (-e gpufleet_converge_fast=false: every stage's
+# tasks, the path before the converge stamp), and a drift: a watched file's mode loosened on one
+# host must be named, every stage run and the mode repaired.
+# Last line: noop_s=... facts_s=... ratio=... full_s=... full_ratio=... drift_s=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,11 +56,12 @@ for h in "${HOSTS[@]}"; do
   done
 done
 
-timed() {  # timed NAME PLAYBOOK: runs it, prints the seconds
-  local start end
+timed() {  # timed NAME PLAYBOOK [ARGS...]: runs it, prints the seconds
+  local start end name=$1 playbook=$2
+  shift 2
   start=$(date +%s.%N)
-  ansible-playbook "$2" -i "$INVENTORY" "${EXTRA[@]}" > "$LOG/$1.log" 2>&1 \
-    || { tail -40 "$LOG/$1.log" >&2; echo "bench-converge: $2 failed (see $LOG/$1.log)" >&2; return 1; }
+  ansible-playbook "$playbook" -i "$INVENTORY" "${EXTRA[@]}" "$@" > "$LOG/$name.log" 2>&1 \
+    || { tail -40 "$LOG/$name.log" >&2; echo "bench-converge: $playbook failed (see $LOG/$name.log)" >&2; return 1; }
   end=$(date +%s.%N)
   python3 -c "print('%.2f' % ($end - $start))"
 }
@@ -67,15 +71,33 @@ echo "bench-converge: converging the fleet first (site.yml)"
 up_s=$(timed up site.yml)
 facts=()
 for i in $(seq 1 "${BENCH_FACTS_RUNS:-3}"); do facts+=("$(timed "facts-$i" benchmarks/converge_facts.yml)"); done
+changed_in() { sed -n '/PLAY RECAP/,$p' "$LOG/$1.log" | grep -o 'changed=[0-9]*' | cut -d= -f2 | paste -sd+ | bc; }
+noop_check() {  # noop_check NAME: the run changed nothing
+  local changed
+  changed=$(changed_in "$1")
+  if [ "$changed" != "0" ]; then
+    echo "bench-converge: the converge after the first one changed $changed thing(s): not a no-op (see $LOG/$1.log)" >&2
+    exit 1
+  fi
+}
 site=()
 for i in $(seq 1 "${BENCH_SITE_RUNS:-1}"); do
   site+=("$(timed "noop-$i" site.yml)")
-  changed=$(sed -n '/PLAY RECAP/,$p' "$LOG/noop-$i.log" | grep -o 'changed=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)
-  if [ "$changed" != "0" ]; then
-    echo "bench-converge: the converge after the first one changed $changed thing(s): not a no-op (see $LOG/noop-$i.log)" >&2
-    exit 1
-  fi
+  noop_check "noop-$i"
+  tr -s ' \n' ' ' < "$LOG/noop-$i.log" | grep -q 'Nothing changed since the last full converge' \
+    || { echo "bench-converge: the no-op did not take the fast path (see $LOG/noop-$i.log)" >&2; exit 1; }
 done
+full_s=$(timed full site.yml -e gpufleet_converge_fast=false)
+noop_check full
+# Drift: a watched file's mode on one host.
+DRIFT_HOST=demo-a2
+DRIFT_FILE=/etc/sglang/demo_a.env
+docker exec "$PREFIX$DRIFT_HOST" chmod 0644 "$DRIFT_FILE"
+drift_s=$(timed drift site.yml)
+tr -s ' \n' ' ' < "$LOG/drift.log" | grep -q "Full converge: $DRIFT_HOST: file $DRIFT_FILE changed (0644" \
+  || { echo "bench-converge: the drift on $DRIFT_HOST was not named (see $LOG/drift.log)" >&2; exit 1; }
+[ "$(docker exec "$PREFIX$DRIFT_HOST" stat -c %a "$DRIFT_FILE")" = 600 ] \
+  || { echo "bench-converge: $DRIFT_FILE on $DRIFT_HOST was not repaired (see $LOG/drift.log)" >&2; exit 1; }
 if [ "${BENCH_CONVERGE_DOWN:-0}" = 1 ]; then
   for h in "${HOSTS[@]}"; do docker rm -f "$PREFIX$h" >/dev/null 2>&1 || true; done
   docker network rm "$NET" >/dev/null 2>&1 || true
@@ -85,4 +107,7 @@ noop_s=$(median "${site[@]}")
 echo "first converge (site.yml)     : $up_s s"
 echo "fact-gathering play (5 hosts) : ${facts[*]} s, median $facts_s s"
 echo "no-op site.yml (5 hosts)      : ${site[*]} s, median $noop_s s (changed=0)"
-echo "noop_s=$noop_s facts_s=$facts_s ratio=$(python3 -c "print('%.2f' % ($noop_s / $facts_s))")"
+echo "no-op full converge            : $full_s s (-e gpufleet_converge_fast=false)"
+echo "drift repaired (site.yml)     : $drift_s s ($DRIFT_FILE on $DRIFT_HOST)"
+echo "noop_s=$noop_s facts_s=$facts_s ratio=$(python3 -c "print('%.2f' % ($noop_s / $facts_s))")" \
+  "full_s=$full_s full_ratio=$(python3 -c "print('%.2f' % ($full_s / $facts_s))") drift_s=$drift_s"
