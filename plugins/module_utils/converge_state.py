@@ -167,20 +167,25 @@ def same_state(old: Mapping | None, new: Mapping) -> bool:
     return strip == {k: v for k, v in new.items() if k != "written"}
 
 
+def _shown(kind: str, value: str) -> str:
+    """A file's mode and owner, never its content digest (a key file's digest stays out of logs)."""
+    return value.split(" ", 1)[-1] if kind == "file" and not value.startswith("link:") else value
+
+
 def _diff(kind: str, old: Mapping[str, str], new: Mapping[str, str], most: int = 5) -> list[str]:
     out = []
     for key in sorted(set(old) | set(new)):
         if key not in new:
-            out.append("%s %s is gone (was %s)" % (kind, key, old[key]))
+            out.append("%s %s is gone (was %s)" % (kind, key, _shown(kind, old[key])))
         elif key not in old:
-            out.append("%s %s is new (%s)" % (kind, key, new[key]))
+            out.append("%s %s is new (%s)" % (kind, key, _shown(kind, new[key])))
         elif old[key] != new[key]:
-            if kind == "file":
-                out.append(
-                    "file %s changed (%s, was %s)" % (key, new[key].split(" ", 1)[-1], old[key].split(" ", 1)[-1])
-                )
+            if kind != "file":
+                out.append("unit %s is %s (was %s)" % (key, new[key], old[key]))
+            elif _shown(kind, new[key]) == _shown(kind, old[key]):
+                out.append("file %s: its content changed" % key)
             else:
-                out.append("%s %s is %s (was %s)" % (kind, key, new[key], old[key]))
+                out.append("file %s changed (%s, was %s)" % (key, _shown(kind, new[key]), _shown(kind, old[key])))
     if len(out) > most:
         out = out[:most] + ["and %d more" % (len(out) - most)]
     return out

@@ -92,7 +92,7 @@ def test_an_unchanged_host_is_converged(tmp_path):
 @pytest.mark.parametrize(
     "drift, reason",
     [
-        (lambda etc: (etc / "g.env").write_text("NCCL_DEBUG=INFO\n"), "/g.env changed"),
+        (lambda etc: (etc / "g.env").write_text("NCCL_DEBUG=INFO\n"), "/g.env: its content changed"),
         (lambda etc: os.chmod(etc / "g.env", 0o644), "changed (0644"),
         (lambda etc: (etc / "sub" / "x.yaml").unlink(), "/sub/x.yaml is gone"),
         (lambda etc: (etc / "new.conf").write_text("x"), "/new.conf is new"),
@@ -108,11 +108,26 @@ def test_a_changed_file_is_named(tmp_path, drift, reason):
 
 
 def test_a_unit_in_another_state_is_named():
-    stamp = make_stamp(INPUTS, {"files": {}, "units": {"sglang-a.service": "active/running enabled"}}, 0, [], ["sglang*"])
+    stamp = make_stamp(
+        INPUTS, {"files": {}, "units": {"sglang-a.service": "active/running enabled"}}, 0, [], ["sglang*"]
+    )
     now = {"files": {}, "units": {"sglang-a.service": "activating/auto-restart enabled"}}
     assert compare(stamp, INPUTS, now, 1, 0, [], ["sglang*"]) == [
         "unit sglang-a.service is activating/auto-restart enabled (was active/running enabled)"
     ]
+
+
+def test_reasons_never_show_a_files_content_digest(tmp_path):
+    etc, globs, stamp = stamped(tmp_path)
+    (etc / "g.env").write_text("KEY=other\n")
+    (etc / "new.key").write_text("SECRET\n")
+    (etc / "sub" / "x.yaml").unlink()
+    said = " ".join(compare(stamp, INPUTS, observe(globs, [], None), 1001.0, 3600, globs, []))
+    digests = [
+        v.split(" ")[0] for v in list(stamp["files"].values()) + list(observe(globs, [], None)["files"].values())
+    ]
+    assert "g.env: its content changed" in said and "is new (0644" in said and "is gone (was 0644" in said
+    assert not [d for d in digests if not d.startswith("link:") and d in said]
 
 
 @pytest.mark.parametrize(
@@ -192,6 +207,6 @@ def test_module_stamps_root_only_then_checks(tmp_path):
     assert run_module(tmp_path, dict(common, state="check"))["converged"] is True
     (etc / "g.env").write_text("changed\n")
     drifted = run_module(tmp_path, dict(common, state="check"))
-    assert drifted["converged"] is False and "g.env changed" in drifted["reasons"][0]
+    assert drifted["converged"] is False and "g.env: its content changed" in drifted["reasons"][0]
     other = run_module(tmp_path, dict(common, state="check", inputs=dict(INPUTS, plan="p2")))
     assert other["reasons"] == ["the plan changed"]
