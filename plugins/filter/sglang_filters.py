@@ -20,6 +20,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_rollout imp
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_secrets import redact
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import (
     exec_line,
+    image_by_digest,
     parity_problems,
     runtime_argv,
 )
@@ -42,6 +43,13 @@ def systemd_quote(token):
         return _systemd_quote(token)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def sglang_image_ref(image, digest=""):
+    try:
+        return image_by_digest(str(image), str(digest or ""))
+    except ValueError as exc:
+        raise AnsibleFilterError("sglang_image_ref: %s (sglang_server_image_digest)" % exc)
 
 
 def sglang_runtime_argv(node, runtime, **kwargs):
@@ -143,6 +151,7 @@ class FilterModule(object):
             "systemd_exec": systemd_exec,
             "systemd_quote": systemd_quote,
             "sglang_runtime_argv": sglang_runtime_argv,
+            "sglang_image_ref": sglang_image_ref,
             "sglang_parity_problems": sglang_parity_problems,
             "sglang_rollout_batches": sglang_rollout_batches,
             "sglang_rollout_progress": sglang_rollout_progress,

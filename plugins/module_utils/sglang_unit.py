@@ -32,6 +32,30 @@ def systemd_quote(token: Any) -> str:
     return '"%s"' % escaped
 
 
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+
+
+def image_by_digest(image: str, digest: str) -> str:
+    """``image`` pinned to ``digest``: ``registry:5000/ns/name:tag`` + ``sha256:...`` ->
+    ``registry:5000/ns/name@sha256:...``.
+
+    The tag is the part after the last ``:`` of the last path component (a registry's
+    ``host:port`` is not a tag); an existing ``@digest`` is replaced. An empty digest keeps
+    ``image`` as it is. A digest that is not ``algorithm:hex`` (the OCI distribution spec's
+    form) raises ValueError.
+    """
+    if not digest:
+        return image
+    if not _DIGEST.match(digest):
+        raise ValueError("image digest %r is not of the form sha256:<64 hex digits>" % digest)
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name = name[:colon]
+    return "%s@%s" % (name, digest)
+
+
 def exec_line(argv: Iterable[Any]) -> str:
     """An argv list -> the value of an ExecStart= line (one line)."""
     return " ".join(systemd_quote(t) for t in argv)

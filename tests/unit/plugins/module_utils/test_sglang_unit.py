@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_unit import (
     container_argv,
     exec_line,
+    image_by_digest,
     parity_problems,
     runtime_argv,
     systemd_quote,
@@ -245,3 +246,28 @@ def test_container_mounts_the_nccl_debug_dir_read_write_at_the_same_path():
 def test_container_refuses_an_nccl_debug_dir_docker_would_misread(bad):
     with pytest.raises(ValueError, match="NCCL debug directory"):
         container_argv(NODE, image="img", container_name="c", nccl_debug_dir=bad)
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "image, expected",
+    [
+        ("lmsysorg/sglang:v0.5.23-cu129", "lmsysorg/sglang@" + DIGEST),
+        # A registry's port is not a tag (the role used to cut at the first ':').
+        ("registry.local:5000/lmsysorg/sglang:v0.5.23", "registry.local:5000/lmsysorg/sglang@" + DIGEST),
+        ("registry.local:5000/lmsysorg/sglang", "registry.local:5000/lmsysorg/sglang@" + DIGEST),
+        ("[fd00::1]:5000/sglang:v1", "[fd00::1]:5000/sglang@" + DIGEST),
+        ("lmsysorg/sglang@sha256:" + "cd" * 32, "lmsysorg/sglang@" + DIGEST),
+        ("lmsysorg/sglang:v1@sha256:" + "cd" * 32, "lmsysorg/sglang@" + DIGEST),
+    ],
+)
+def test_image_by_digest_drops_only_the_tag(image, expected):
+    assert image_by_digest(image, DIGEST) == expected
+
+
+def test_image_by_digest_keeps_the_image_without_a_digest_and_refuses_a_bad_one():
+    assert image_by_digest("registry:5000/sglang:v1", "") == "registry:5000/sglang:v1"
+    with pytest.raises(ValueError, match="sha256:<64 hex digits>"):
+        image_by_digest("sglang:v1", "v0.5.23")
