@@ -9,7 +9,8 @@
 # play runs BENCH_FACTS_RUNS times (default 3), site.yml BENCH_SITE_RUNS times (default 1);
 # the medians count. Then a no-op full converge (-e gpufleet_converge_fast=false: every stage's
 # tasks, the path before the converge stamp), and a drift: a watched file's mode loosened on one
-# host must be named, every stage run and the mode repaired.
+# host must be named, every stage run and the mode repaired; a restarted gateway (which keeps
+# no workers) must be named and its workers come back; then the next run is a no-op again.
 # Last line: noop_s=... facts_s=... ratio=... full_s=... full_ratio=... drift_s=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +103,18 @@ if [ "${BENCH_CONVERGE_DOWN:-0}" = 1 ]; then
   for h in "${HOSTS[@]}"; do docker rm -f "$PREFIX$h" >/dev/null 2>&1 || true; done
   docker network rm "$NET" >/dev/null 2>&1 || true
 fi
+# A restarted gateway keeps none of the workers the rollout registered: its unit's start time
+# differs from the stamp's, so site.yml converges fully and the workers are back.
+docker exec "${PREFIX}demo-router" systemctl restart sglang-router
+restart_s=$(timed restart site.yml)
+tr -s ' \n' ' ' < "$LOG/restart.log" | grep -q "unit sglang-router.service restarted since the last full converge" \
+  || { echo "bench-converge: the gateway's restart was not named (see $LOG/restart.log)" >&2; exit 1; }
+workers=$(docker exec "${PREFIX}demo-router" python3 -c \
+  'import json, urllib.request; print(len(json.load(urllib.request.urlopen("http://127.0.0.1:30000/workers"))["workers"]))')
+[ "$workers" = 2 ] || { echo "bench-converge: the gateway lists $workers worker(s) after the converge, not 2" >&2; exit 1; }
+again_s=$(timed again site.yml)
+tr -s ' \n' ' ' < "$LOG/again.log" | grep -q 'Nothing changed since the last full converge' \
+  || { echo "bench-converge: the run after the repairs did not take the fast path (see $LOG/again.log)" >&2; exit 1; }
 facts_s=$(median "${facts[@]}")
 noop_s=$(median "${site[@]}")
 echo "first converge (site.yml)     : $up_s s"
@@ -109,5 +122,6 @@ echo "fact-gathering play (5 hosts) : ${facts[*]} s, median $facts_s s"
 echo "no-op site.yml (5 hosts)      : ${site[*]} s, median $noop_s s (changed=0)"
 echo "no-op full converge            : $full_s s (-e gpufleet_converge_fast=false)"
 echo "drift repaired (site.yml)     : $drift_s s ($DRIFT_FILE on $DRIFT_HOST)"
+echo "gateway restart repaired      : $restart_s s (2 workers again); then a no-op: $again_s s"
 echo "noop_s=$noop_s facts_s=$facts_s ratio=$(python3 -c "print('%.2f' % ($noop_s / $facts_s))")" \
   "full_s=$full_s full_ratio=$(python3 -c "print('%.2f' % ($full_s / $facts_s))") drift_s=$drift_s"

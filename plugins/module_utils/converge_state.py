@@ -105,12 +105,25 @@ def fingerprint_files(patterns: Iterable[str]) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def parse_unit_list(list_units: str, list_unit_files: str, patterns: Iterable[str]) -> dict[str, str]:
-    """``{unit: "active/sub enabled-state"}`` from ``systemctl list-units --all --plain --no-legend``
-    and ``systemctl list-unit-files --plain --no-legend`` output, for units matching ``patterns``.
+def parse_show(show: str) -> dict[str, str]:
+    """``{unit: ExecMainStartTimestampMonotonic}`` from ``systemctl show -p Id,ExecMainStartTimestampMonotonic``."""
+    starts: dict[str, str] = {}
+    for block in show.split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            starts[props["Id"]] = props.get("ExecMainStartTimestampMonotonic", "0") or "0"
+    return starts
+
+
+def parse_unit_list(list_units: str, list_unit_files: str, patterns: Iterable[str], show: str = "") -> dict[str, str]:
+    """``{unit: "active/sub enabled-state started=N"}`` from ``systemctl list-units --all --plain
+    --no-legend``, ``systemctl list-unit-files --plain --no-legend`` and ``systemctl show -p
+    Id,ExecMainStartTimestampMonotonic`` output, for units matching ``patterns``.
 
     A unit that only has a unit file (never loaded) shows ``-/-``; one only loaded (generated,
-    transient) shows ``-`` as its file state.
+    transient) shows ``-`` as its file state. ``started`` is when its main process started: a
+    service that restarted since the stamp (a crashed engine systemd brought back, a gateway
+    that lost the workers the rollout registered) differs, though its state reads the same.
     """
     pats = list(patterns)
 
@@ -129,7 +142,11 @@ def parse_unit_list(list_units: str, list_unit_files: str, patterns: Iterable[st
         cols = line.split()
         if len(cols) >= 2 and wanted(cols[0]):
             states.setdefault(cols[0], ["-/-", "-"])[1] = cols[1]
-    return {name: " ".join(v) for name, v in sorted(states.items())}
+    starts = parse_show(show)
+    return {
+        name: " ".join(v) + (" started=%s" % starts[name] if name in starts else "")
+        for name, v in sorted(states.items())
+    }
 
 
 def observe(patterns: Iterable[str], unit_patterns: Iterable[str], run: Callable[[list[str]], str]) -> dict:
@@ -138,7 +155,8 @@ def observe(patterns: Iterable[str], unit_patterns: Iterable[str], run: Callable
     if units:
         lu = run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager"] + units)
         lf = run(["systemctl", "list-unit-files", "--plain", "--no-legend", "--no-pager"] + units)
-        unit_states = parse_unit_list(lu, lf, units)
+        show = run(["systemctl", "show", "-p", "Id,ExecMainStartTimestampMonotonic", "--no-pager"] + units)
+        unit_states = parse_unit_list(lu, lf, units, show)
     else:
         unit_states = {}
     return {"files": fingerprint_files(patterns), "units": unit_states}
@@ -181,7 +199,12 @@ def _diff(kind: str, old: Mapping[str, str], new: Mapping[str, str], most: int =
             out.append("%s %s is new (%s)" % (kind, key, _shown(kind, new[key])))
         elif old[key] != new[key]:
             if kind != "file":
-                out.append("unit %s is %s (was %s)" % (key, new[key], old[key]))
+                now_state, _, _ = new[key].partition(" started=")
+                was_state, _, _ = old[key].partition(" started=")
+                if now_state == was_state:
+                    out.append("unit %s restarted since the last full converge (%s)" % (key, now_state))
+                else:
+                    out.append("unit %s is %s (was %s)" % (key, now_state, was_state))
             elif _shown(kind, new[key]) == _shown(kind, old[key]):
                 out.append("file %s: its content changed" % key)
             else:

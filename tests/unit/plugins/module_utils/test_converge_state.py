@@ -38,6 +38,14 @@ sglang-router.service                  disabled enabled
 systemd-journald@.service              static   -
 """
 PATTERNS = ["sglang*", "systemd-journald@*"]
+# `systemctl show -p Id,ExecMainStartTimestampMonotonic sglang* ...` (systemd 252 prints the properties in its own order).
+SHOW = """\
+ExecMainStartTimestampMonotonic=26253556297
+Id=sglang-demo_a.service
+
+ExecMainStartTimestampMonotonic=0
+Id=sglang-old.service
+"""
 
 
 def test_parse_unit_list_records_state_and_enablement():
@@ -50,6 +58,22 @@ def test_parse_unit_list_records_state_and_enablement():
         "systemd-journald@.service": "-/- static",
         "systemd-journald@sglang.service": "active/running -",
     }
+
+
+def test_parse_unit_list_records_when_a_service_started():
+    units = parse_unit_list(LIST_UNITS, LIST_UNIT_FILES, PATTERNS, SHOW)
+    assert units["sglang-demo_a.service"] == "active/running enabled started=26253556297"
+    assert units["sglang-old.service"] == "failed/failed - started=0"
+    assert units["sglang-router.service"] == "-/- disabled"
+
+
+def test_a_restarted_service_is_named():
+    was = {"files": {}, "units": {"sglang-router.service": "active/running enabled started=1"}}
+    stamp = make_stamp(INPUTS, was, 0, [], ["sglang*"])
+    now = {"files": {}, "units": {"sglang-router.service": "active/running enabled started=2"}}
+    assert compare(stamp, INPUTS, now, 1, 0, [], ["sglang*"]) == [
+        "unit sglang-router.service restarted since the last full converge (active/running enabled)"
+    ]
 
 
 def test_parse_unit_list_keeps_only_the_patterns():
