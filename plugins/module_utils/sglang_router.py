@@ -38,6 +38,12 @@ class RouterError(Exception):
     pass
 
 
+# smg's status of a worker its removal job drains: listed, takes no new request, then removed.
+DRAINING = "draining"
+# Seconds between two GET /workers while a change is confirmed (a cheap call on the router host).
+CONFIRM_POLL_S = 0.25
+
+
 def normalize_url(url: Any) -> str:
     return str(url).strip().rstrip("/")
 
@@ -52,25 +58,42 @@ def parse_worker_states(body: str) -> List[Tuple[str, Any, bool]]:
         data = json.loads(body)
     except ValueError:
         raise RouterError("GET /workers did not return JSON: %r" % body[:200])
-    items = data
-    if isinstance(data, dict):
-        for key in ("workers", "urls", "worker_urls"):
-            if key in data:
-                items = data[key]
-                break
-        else:
-            items = []
+    items = _listed(data)
+    return [(url, worker_id, status == "ready") for url, worker_id, status in _worker_items(items)]
+
+
+def _worker_items(items: Any) -> List[Tuple[str, Any, str]]:
+    """``[(url, id or None, status)]``; without a listed status, ``ready`` or ``not_ready`` from ``is_healthy``."""
     entries = []
     for item in items or []:
         if isinstance(item, dict):
             url, worker_id = item.get("url") or item.get("worker_url"), item.get("id") or item.get("worker_id")
             status = item.get("status")
-            ready = (str(status).lower() == "ready") if status is not None else item.get("is_healthy") is not False
+            if status is None:
+                status = "ready" if item.get("is_healthy") is not False else "not_ready"
         else:
-            url, worker_id, ready = item, None, True
+            url, worker_id, status = item, None, "ready"
         if url:
-            entries.append((normalize_url(url), worker_id, ready))
+            entries.append((normalize_url(url), worker_id, str(status).lower()))
     return entries
+
+
+def parse_worker_statuses(body: str) -> Dict[str, str]:
+    """``{url: status}`` from a ``GET /workers`` body (smg: pending, ready, not_ready, failed, draining)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise RouterError("GET /workers did not return JSON: %r" % body[:200])
+    return dict((url, status) for url, _id, status in _worker_items(_listed(data)))
+
+
+def _listed(data: Any) -> Any:
+    if isinstance(data, dict):
+        for key in ("workers", "urls", "worker_urls"):
+            if key in data:
+                return data[key]
+        return []
+    return data
 
 
 def parse_workers(body: str) -> List[str]:
@@ -136,6 +159,9 @@ class RouterClient(object):
         return self.request(method, self.base + path, self.timeout, self.api_key, body)
 
     def states(self):
+        return parse_worker_states(self._workers_body())
+
+    def _workers_body(self):
         status, body = self._call("GET", "/workers")
         if status in (401, 403):
             raise RouterError(
@@ -144,13 +170,18 @@ class RouterClient(object):
             )
         if status != 200:
             raise RouterError("GET %s/workers -> %s %s" % (self.base, status, body[:200]))
-        return parse_worker_states(body)
+        return body
+
+    def statuses(self):
+        """``{url: status}`` as ``GET /workers`` lists them (smg: pending, ready, not_ready, failed, draining)."""
+        return parse_worker_statuses(self._workers_body())
 
     def entries(self):
         return [(url, worker_id) for url, worker_id, _ready in self.states()]
 
     def workers(self):
-        return [url for url, _id, _ready in self.states()]
+        """Listed workers, less those draining: a removal is under way and they take no new request."""
+        return [url for url, status in self.statuses().items() if status != DRAINING]
 
     def key_for(self, url):
         return self.worker_api_keys.get(normalize_url(url), self.worker_api_key)
@@ -201,14 +232,23 @@ class RouterClient(object):
         job = data.get("job_status") or {}
         return "; gateway status %s, job %s %s" % (data.get("status"), job.get("status"), job.get("message") or "")
 
-    def wait_for(self, url, present, timeout_s):
-        """Until ``url`` is listed and ready (present) or no longer listed (absent)."""
+    def wait_for(self, url, present, timeout_s, gone=False):
+        """Until ``url`` is listed and ready (present), or out of service (absent): draining or no longer
+        listed; with ``gone``, no longer listed.
+
+        smg's removal job marks a Ready worker ``draining`` at once, keeps it listed for its
+        ``drain_settle_secs`` (5 s by default) while requests in flight end, then removes it (smg
+        ``model_gateway/src/workflow/steps/local/drain_workers.rs``; ``draining`` is in the 1.13.0 wheel).
+        A draining worker is not routable (``WorkerStatus::is_routable`` is Ready only, in
+        ``crates/protocols/src/worker.rs``): out of service already. Waiting out the settle time too
+        would only lengthen a rollout's window; its drain wait counts what is still in flight.
+        """
         deadline = self.clock() + timeout_s
         while True:
-            states = dict((u, ready) for u, _id, ready in self.states())
-            if present and states.get(url):
+            states = self.statuses()
+            if present and states.get(url) == "ready":
                 return
-            if not present and url not in states:
+            if not present and (url not in states or (states[url] == DRAINING and not gone)):
                 return
             if self.clock() >= deadline:
                 if present:
@@ -219,7 +259,7 @@ class RouterClient(object):
                         % (url, self.base, timeout_s, why, self.job_status(url))
                     )
                 raise RouterError("worker %s still listed by %s after %ss" % (url, self.base, timeout_s))
-            self.sleep(0.5)
+            self.sleep(CONFIRM_POLL_S)
 
 
 def sync_workers(
@@ -237,7 +277,9 @@ def sync_workers(
     ``min_remaining`` workers would be left. Returns ``(added, removed, workers)``.
     """
     wanted = [normalize_url(u) for u in wanted]
-    current = client.workers()
+    listed = client.statuses()
+    # A draining worker is on its way out (see RouterClient.wait_for): not serving, re-added once gone.
+    current = [u for u, status in listed.items() if status != DRAINING]
     if state == "present":
         to_add = [u for u in wanted if u not in current]
         to_remove = [u for u in current if u not in wanted] if exclusive else []
@@ -252,6 +294,10 @@ def sync_workers(
         )
     # Add first (and confirm), then remove: never a moment with fewer workers than needed.
     for url in to_add:
+        if listed.get(url) == DRAINING:
+            # Still listed from its removal (smg keeps it for drain_settle_secs): a POST now would
+            # answer 409 and the entry then vanish. Add it once it is gone.
+            client.wait_for(url, False, confirm_timeout, gone=True)
         client.add(url)
         client.wait_for(url, True, confirm_timeout)
     for url in to_remove:

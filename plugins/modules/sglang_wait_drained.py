@@ -35,8 +35,8 @@ options:
     type: int
     default: 300
   delay:
-    description: Seconds between polls.
-    type: int
+    description: Seconds between polls (fractions allowed).
+    type: float
     default: 1
   api_key:
     description: SGLang API key, sent as a bearer token.
@@ -113,7 +113,7 @@ def main():
             gateway_metrics_url=dict(type="str"),
             workers=dict(type="list", elements="str", default=[]),
             timeout=dict(type="int", default=300),
-            delay=dict(type="int", default=1),
+            delay=dict(type="float", default=1),
             api_key=dict(type="str", no_log=True),
             group=dict(type="str"),
             timeout_basis=dict(type="str"),

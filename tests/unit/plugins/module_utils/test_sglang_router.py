@@ -27,8 +27,13 @@ class FakeGateway(object):
     required when `admin_key` is set. Registered keys are recorded per URL.
     """
 
-    def __init__(self, workers, lag=1, pending=0, admin_key=None):
+    def __init__(self, workers, lag=1, pending=0, admin_key=None, settle=None, draining=()):
         self.workers = dict((u, "ready") for u in workers)
+        # smg's removal job (drain_workers.rs): a ready worker turns "draining" and stays listed
+        # `settle` GETs (its drain_settle_secs) before it goes; None: it just goes after `lag`.
+        self.settle = settle
+        for u in draining:
+            self.workers[u] = "draining"
         self.pending_jobs = []
         self.lag = lag
         self.pending = pending
@@ -72,7 +77,15 @@ class FakeGateway(object):
             return 202, json.dumps({"status": "accepted", "worker_id": "id-" + body["url"].split("//")[1]})
         if method == "DELETE" and path.startswith("workers/id-"):
             url_ = "http://" + path[len("workers/id-") :]
-            self.pending_jobs.append([self.lag, lambda: self.workers.pop(url_, None)])
+            if self.settle is not None and self.workers.get(url_) == "ready":
+
+                def drain(u=url_):
+                    self.workers[u] = "draining"
+                    self.pending_jobs.append([self.settle, lambda: self.workers.pop(u, None)])
+
+                self.pending_jobs.append([self.lag, drain])
+            else:
+                self.pending_jobs.append([self.lag, lambda: self.workers.pop(url_, None)])
             return 202, "{}"
         if method == "GET" and path.startswith("workers/id-"):
             return 200, json.dumps({"status": "pending", "job_status": {"status": "processing", "message": None}})
@@ -165,6 +178,33 @@ def test_remove_by_the_listed_id_and_confirm():
     _added, removed, workers = sync_workers(client(fake), ["http://a:1"], state="absent", min_remaining=1)
     assert removed == ["http://a:1"] and workers == ["http://b:1"]
     assert ("DELETE", "workers/id-a:1") in fake.log
+
+
+def test_a_removal_is_confirmed_once_the_gateway_drains_the_worker_not_after_its_settle_time():
+    # smg keeps a removed worker listed as "draining" (not routable) for drain_settle_secs; the
+    # rollout's drain wait covers what is still in flight, so the window does not wait it out.
+    fake = FakeGateway(["http://a:1", "http://b:1"], lag=0, settle=50)
+    _added, removed, workers = sync_workers(client(fake), ["http://a:1"], state="absent", min_remaining=1)
+    assert removed == ["http://a:1"] and workers == ["http://b:1"]
+    assert fake.workers["http://a:1"] == "draining"
+    assert [m for m, p in fake.log if p == "workers"].count("GET") < 10
+
+
+def test_a_worker_still_draining_is_added_back_once_gone():
+    # POST while it is listed would answer 409 and the entry then vanish: wait, then register.
+    fake = FakeGateway(["http://b:1"], lag=0, settle=5, draining=["http://a:1"])
+    fake.pending_jobs.append([5, lambda: fake.workers.pop("http://a:1", None)])
+    added, _removed, workers = sync_workers(client(fake), ["http://a:1"])
+    assert added == ["http://a:1"] and fake.workers["http://a:1"] == "ready"
+    assert sorted(workers) == ["http://a:1", "http://b:1"]
+    assert ("POST", "workers") in fake.log
+
+
+def test_a_draining_worker_does_not_count_as_serving():
+    fake = FakeGateway(["http://a:1"], draining=["http://b:1"])
+    with pytest.raises(RouterError) as err:
+        sync_workers(client(fake), ["http://a:1"], state="absent", min_remaining=1)
+    assert "would leave 0 worker(s)" in str(err.value)
 
 
 def test_never_below_the_minimum():
