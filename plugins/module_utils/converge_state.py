@@ -149,8 +149,19 @@ def parse_unit_list(list_units: str, list_unit_files: str, patterns: Iterable[st
     }
 
 
-def observe(patterns: Iterable[str], unit_patterns: Iterable[str], run: Callable[[list[str]], str]) -> dict:
-    """What the host has now: the watched files and units. ``run(argv)`` returns stdout."""
+def observe(
+    patterns: Iterable[str],
+    unit_patterns: Iterable[str],
+    run: Callable[[list[str]], str],
+    commands: Iterable[str] = (),
+    run_rc: Callable[[str], tuple[int, str]] | None = None,
+) -> dict:
+    """What the host has now: the watched files, units and command outputs.
+
+    ``run(argv)`` returns a systemctl's stdout; ``run_rc(command)`` runs one of ``commands`` (a
+    read-only command line showing live state the files do not, such as the loaded nftables
+    table) and returns its exit status and stdout, of which only a digest is kept.
+    """
     units = list(unit_patterns)
     if units:
         lu = run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager"] + units)
@@ -159,11 +170,20 @@ def observe(patterns: Iterable[str], unit_patterns: Iterable[str], run: Callable
         unit_states = parse_unit_list(lu, lf, units, show)
     else:
         unit_states = {}
-    return {"files": fingerprint_files(patterns), "units": unit_states}
+    outputs = {}
+    for command in commands:
+        rc, out = run_rc(command) if run_rc else (0, "")
+        outputs[command] = "rc=%d %s" % (rc, hashlib.sha256(out.encode("utf-8")).hexdigest()[:16])
+    return {"files": fingerprint_files(patterns), "units": unit_states, "commands": outputs}
 
 
 def make_stamp(
-    inputs: Mapping[str, str], observed: Mapping, now: float, watch: Iterable[str], units: Iterable[str]
+    inputs: Mapping[str, str],
+    observed: Mapping,
+    now: float,
+    watch: Iterable[str],
+    units: Iterable[str],
+    commands: Iterable[str] = (),
 ) -> dict:
     """The stamp a full converge writes."""
     return {
@@ -172,8 +192,10 @@ def make_stamp(
         "inputs": dict(sorted(inputs.items())),
         "watch": list(watch),
         "unit_patterns": list(units),
+        "commands": list(commands),
         "files": dict(observed["files"]),
         "units": dict(observed["units"]),
+        "outputs": dict(observed.get("commands") or {}),
     }
 
 
@@ -222,6 +244,7 @@ def compare(
     max_age_s: float,
     watch: Iterable[str],
     units: Iterable[str],
+    commands: Iterable[str] = (),
 ) -> list[str]:
     """Why the host is not converged as stamped; ``[]`` when it is.
 
@@ -242,9 +265,18 @@ def compare(
     for part in sorted(set(old_inputs) | set(inputs)):
         if old_inputs.get(part) != inputs.get(part):
             reasons.append("%s changed" % INPUT_PARTS.get(part, part))
-    if list(stamp.get("watch") or []) != list(watch) or list(stamp.get("unit_patterns") or []) != list(units):
-        reasons.append("the watch lists changed (gpufleet_converge_watch, gpufleet_converge_units)")
+    if (
+        list(stamp.get("watch") or []) != list(watch)
+        or list(stamp.get("unit_patterns") or []) != list(units)
+        or list(stamp.get("commands") or []) != list(commands)
+    ):
+        reasons.append(
+            "the watch lists changed (gpufleet_converge_watch, gpufleet_converge_units, gpufleet_converge_commands)"
+        )
     if observed is not None:
         reasons += _diff("file", stamp.get("files") or {}, observed["files"])
         reasons += _diff("unit", stamp.get("units") or {}, observed["units"])
+        for command in sorted(set(stamp.get("outputs") or {}) | set(observed.get("commands") or {})):
+            if (stamp.get("outputs") or {}).get(command) != (observed.get("commands") or {}).get(command):
+                reasons.append("the output of `%s` changed (live state its files do not show)" % command)
     return reasons

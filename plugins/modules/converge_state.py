@@ -42,6 +42,14 @@ options:
     type: list
     elements: str
     default: []
+  commands:
+    description:
+      - Read-only command lines (split like a shell, run without one) whose output shows live state the files do
+        not - the loaded nftables table of the firewall role; the stamp keeps a digest of each output and its exit
+        status. A missing program counts as its own state.
+    type: list
+    elements: str
+    default: []
   max_age_h:
     description: A stamp older than this many hours does not count (C(0) never expires).
     type: float
@@ -102,6 +110,7 @@ recorded:
 
 import json
 import os
+import shlex
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -130,6 +139,7 @@ def main():
             inputs=dict(type="dict", required=True),
             watch=dict(type="list", elements="str", default=[]),
             units=dict(type="list", elements="str", default=[]),
+            commands=dict(type="list", elements="str", default=[]),
             max_age_h=dict(type="float", default=24),
             path=dict(type="path", default="/var/lib/gpufleet/converge.json"),
         ),
@@ -145,20 +155,28 @@ def main():
         rc, out, _err = module.run_command([systemctl] + argv[1:])
         return out if rc == 0 else ""
 
+    def run_rc(command):
+        argv = shlex.split(command)
+        if not argv or not module.get_bin_path(argv[0]):
+            return 127, ""
+        rc, out, _err = module.run_command(argv)
+        return rc, out
+
     old = _read(p["path"])
     now = time.time()
     if p["state"] == "check":
-        reasons = compare(old, inputs, None, now, p["max_age_h"] * 3600, p["watch"], p["units"])
+        reasons = compare(old, inputs, None, now, p["max_age_h"] * 3600, p["watch"], p["units"], p["commands"])
         if not reasons:
             # Inputs match: now what the host has, for the stamp's own watch lists.
             reasons = compare(
                 old,
                 inputs,
-                observe(old["watch"], old["unit_patterns"], run),
+                observe(old["watch"], old["unit_patterns"], run, old.get("commands") or [], run_rc),
                 now,
                 p["max_age_h"] * 3600,
                 p["watch"],
                 p["units"],
+                p["commands"],
             )
         module.exit_json(
             changed=False,
@@ -168,7 +186,8 @@ def main():
             recorded=False,
         )
 
-    stamp = make_stamp(inputs, observe(p["watch"], p["units"], run), now, p["watch"], p["units"])
+    observed = observe(p["watch"], p["units"], run, p["commands"], run_rc)
+    stamp = make_stamp(inputs, observed, now, p["watch"], p["units"], p["commands"])
     recorded = not same_state(old, stamp)
     if not module.check_mode:
         directory = os.path.dirname(p["path"])

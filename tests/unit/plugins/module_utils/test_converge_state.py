@@ -234,3 +234,17 @@ def test_module_stamps_root_only_then_checks(tmp_path):
     assert drifted["converged"] is False and "g.env: its content changed" in drifted["reasons"][0]
     other = run_module(tmp_path, dict(common, state="check", inputs=dict(INPUTS, plan="p2")))
     assert other["reasons"] == ["the plan changed"]
+
+
+def test_a_commands_output_counts_but_only_as_a_digest():
+    outputs = {"nft -s list table inet t": (0, "table inet t { chain input { tcp dport 30000 accept } }")}
+    run_rc = lambda command: outputs[command]  # noqa: E731
+    commands = list(outputs)
+    stamp = make_stamp(INPUTS, observe([], [], None, commands, run_rc), 0, [], [], commands)
+    assert "tcp dport" not in json.dumps(stamp)
+    assert compare(stamp, INPUTS, observe([], [], None, commands, run_rc), 1, 0, [], [], commands) == []
+    outputs["nft -s list table inet t"] = (1, "")  # flushed
+    assert compare(stamp, INPUTS, observe([], [], None, commands, run_rc), 1, 0, [], [], commands) == [
+        "the output of `nft -s list table inet t` changed (live state its files do not show)"
+    ]
+    assert "watch lists changed" in compare(stamp, INPUTS, None, 1, 0, [], [], [])[0]
