@@ -221,8 +221,8 @@ def _diff(kind: str, old: Mapping[str, str], new: Mapping[str, str], most: int =
             out.append("%s %s is new (%s)" % (kind, key, _shown(kind, new[key])))
         elif old[key] != new[key]:
             if kind != "file":
-                now_state, _, _ = new[key].partition(" started=")
-                was_state, _, _ = old[key].partition(" started=")
+                now_state = new[key].partition(" started=")[0]
+                was_state = old[key].partition(" started=")[0]
                 if now_state == was_state:
                     out.append("unit %s restarted since the last full converge (%s)" % (key, now_state))
                 else:

@@ -238,7 +238,10 @@ def test_module_stamps_root_only_then_checks(tmp_path):
 
 def test_a_commands_output_counts_but_only_as_a_digest():
     outputs = {"nft -s list table inet t": (0, "table inet t { chain input { tcp dport 30000 accept } }")}
-    run_rc = lambda command: outputs[command]  # noqa: E731
+
+    def run_rc(command):
+        return outputs[command]
+
     commands = list(outputs)
     stamp = make_stamp(INPUTS, observe([], [], None, commands, run_rc), 0, [], [], commands)
     assert "tcp dport" not in json.dumps(stamp)
