@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
+import shutil
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REPO = ROOT
 sys.path.insert(0, str(ROOT / "collections"))
+PLAYBOOK = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
 
 
 def load_file(path, name=None):
@@ -34,3 +38,26 @@ def plain_namespace(path):
     namespace = {}
     exec(compile(pathlib.Path(path).read_text(), str(path), "exec"), namespace)
     return namespace
+
+
+def run_playbook(args, tmp_path, timeout=300):
+    """``ansible-playbook ARGS`` as a user runs it from this checkout (the collection through collections/,
+    the repository's ansible.cfg, no colour, a private local temp); returns (rc, stdout + stderr)."""
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_LOCAL_TEMP=str(pathlib.Path(tmp_path) / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    res = subprocess.run(
+        [PLAYBOOK] + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=str(ROOT),
+        check=False,
+    )
+    return res.returncode, res.stdout + res.stderr

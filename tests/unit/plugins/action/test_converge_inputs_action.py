@@ -4,14 +4,11 @@ count as inputs, which do not, and that no value (a secret) leaves it, -vvv incl
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
-import subprocess
-import sys
+
+from conftest import run_playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
-PLAYBOOK = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
 
 INVENTORY = """
 all:
@@ -47,17 +44,10 @@ def inputs(tmp_path, *extra, verbose=False):
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
     out = tmp_path / "out.json"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_NOCOLOR="1",
-    )
-    argv = [PLAYBOOK, str(play), "-i", str(inv), "-c", "local", "-e", "out=%s" % out] + list(extra)
-    res = subprocess.run(argv + (["-vvv"] if verbose else []), capture_output=True, text=True, env=env, check=False)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return json.loads(out.read_text()), res.stdout + res.stderr
+    argv = [play, "-i", inv, "-c", "local", "-e", "out=%s" % out] + list(extra) + (["-vvv"] if verbose else [])
+    rc, said = run_playbook(argv, tmp_path)
+    assert rc == 0, said[-3000:]
+    return json.loads(out.read_text()), said
 
 
 def test_inputs_change_with_the_fleets_variables_only(tmp_path):

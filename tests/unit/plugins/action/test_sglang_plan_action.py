@@ -6,16 +6,12 @@ ends in the plan's own message, never a traceback, and no secret appears in any 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
-import subprocess
-import sys
 
 import pytest
+from conftest import run_playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
-PLAYBOOK = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
 
 BAD_INVENTORY = """
 all:
@@ -78,24 +74,7 @@ all:
 def run_plan(tmp_path, inventory, *extra):
     inv = tmp_path / "hosts.yml"
     inv.write_text(inventory)
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-    )
-    res = subprocess.run(
-        [PLAYBOOK, str(ROOT / "playbooks" / "plan.yml"), "-i", str(inv)] + list(extra),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        cwd=str(ROOT),
-        check=False,
-    )
-    return res.returncode, res.stdout + res.stderr
+    return run_playbook([ROOT / "playbooks" / "plan.yml", "-i", inv] + list(extra), tmp_path)
 
 
 @pytest.fixture(scope="module")
