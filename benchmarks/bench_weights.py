@@ -54,6 +54,8 @@ MODEL = "/models/m"
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 RSYNC = ["rsync", "--archive", "--partial", "--delete", "--no-compress", "-e", SSH]
 MM_IN_CONTAINER = "/opt/model_manifest.py"
+# The followers' poll of their parent's ready file (--poll-interval).
+POLL_S = 0.1
 # The collection's module_utils inside the nodes, importable as the collection names them.
 MU_IN_CONTAINER = "/opt/ansible_collections/gpufleet/sglang/plugins/module_utils"
 
@@ -299,7 +301,7 @@ def follow_argv(node, fleet, copy, token):
         "src_complete": copy["src_complete"],
         "ssh": SSH,
         "token": token,
-        "poll_interval": 0.1,
+        "poll_interval": POLL_S,
         "stall_timeout": 900,
     }
     code = (
@@ -349,7 +351,23 @@ def main(argv=None):
     parser.add_argument("--peer-fanout", type=int, default=1)
     parser.add_argument("--max-parallel", type=int, default=8)
     parser.add_argument("--rm-image", action="store_true", help="remove the derived image afterwards")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=float(os.environ.get("BENCH_POLL_S", 0.1)),
+        help="seconds between a follower's looks at its parent's ready file",
+    )
+    parser.add_argument(
+        "--skip",
+        default=os.environ.get("BENCH_SKIP", ""),
+        help="comma-separated runs to leave out (naive, waves): quicker iterations on the fan-out",
+    )
     args = parser.parse_args(argv)
+    global POLL_S
+    POLL_S = args.poll_interval
+    skip = set(x.strip() for x in args.skip.split(",") if x.strip())
+    naive_s = waves_s = float("nan")
+    wave_plan = {"waves": [], "source_copies": 0}
 
     ensure_image()
     fleet = Fleet(args.nodes, args.rate, args.peer_rate)
@@ -366,13 +384,18 @@ def main(argv=None):
         single = single_copy(fleet)
         log("single copy over one link: %.1f s (%.1f MB/s)" % (single, size / 1e6 / single))
 
-        reset_nodes(fleet, manifest)
-        naive_s = naive(fleet)
-        log("naive, every node pulls from the source: %.1f s" % naive_s)
+        if "naive" not in skip:
+            reset_nodes(fleet, manifest)
+            naive_s = naive(fleet)
+            log("naive, every node pulls from the source: %.1f s" % naive_s)
 
-        reset_nodes(fleet, manifest)
-        waves_s, wave_plan = waves(fleet, args.seeds, args.peer_fanout, args.max_parallel)
-        log("waves, %d seed(s) then peers in %d wave(s): %.1f s" % (args.seeds, len(wave_plan["waves"]) - 1, waves_s))
+        if "waves" not in skip:
+            reset_nodes(fleet, manifest)
+            waves_s, wave_plan = waves(fleet, args.seeds, args.peer_fanout, args.max_parallel)
+            log(
+                "waves, %d seed(s) then peers in %d wave(s): %.1f s"
+                % (args.seeds, len(wave_plan["waves"]) - 1, waves_s)
+            )
 
         reset_nodes(fleet, manifest)
         fan_s, the_plan = fanout(fleet, args.seeds, args.peer_fanout, args.max_parallel)
