@@ -110,6 +110,10 @@ class Follower(object):
         self.clock = clock
         self.new_cache = empty_cache()
         self.ready = []
+        # Verifications run in threads and publish as soon as a file is verified (not when the
+        # next fetch returns: a child would wait a whole file's transfer per pipeline level).
+        self._lock = threading.Lock()
+        self._closed = False
         self.stats = {
             "fetched_files": 0,
             "fetched_bytes": 0,
@@ -168,14 +172,23 @@ class Follower(object):
 
     def run(self):
         """Follow to the end; returns the stats. Raises FollowError (after publishing ``failed``)."""
-        self.publish("running", [], "")
+        self._publish("running")
         try:
             self._run()
         except FollowError as exc:
-            self.publish("failed", self.ready, str(exc))
+            self._publish("failed", str(exc), final=True)
             raise
-        self.publish("done", self.ready, "")
+        self._publish("done", final=True)
         return self.stats
+
+    def _publish(self, state, reason="", final=False, verified=None):
+        with self._lock:
+            if self._closed:
+                return
+            if verified is not None:
+                self.ready.append(verified)
+            self.publish(state, list(self.ready), reason)
+            self._closed = final
 
     def _run(self):
         self._remove_extra()
@@ -186,7 +199,7 @@ class Follower(object):
             else:
                 todo.append(entry)
         if self.ready:
-            self.publish("running", self.ready, "")
+            self._publish("running")
         tries = dict((e["path"], 0) for e in todo)
         parent = ("done", None, "") if self.src_complete else ("absent", set(), "")
         last_change = self.clock()
@@ -195,9 +208,7 @@ class Follower(object):
             while verifying and not verifying[0][2].is_alive():
                 entry, result, _thread = verifying.popleft()
                 if result[0] == "":
-                    self.ready.append(entry["path"])
-                    self.publish("running", self.ready, "")
-                    continue
+                    continue  # published by its verification thread
                 self._remove(entry["path"])
                 tries[entry["path"]] += 1
                 self.stats["refetched_files"] += 1
@@ -252,6 +263,11 @@ class Follower(object):
             result[0] = self._check(entry, use_cache=False)
         except Exception as exc:  # a thread must hand every outcome back
             result[0] = "cannot verify: %s" % exc
+        if result[0] == "":
+            try:
+                self._publish("running", verified=entry["path"])
+            except Exception:
+                pass  # the path is in self.ready: the next publish carries it
 
     def _look(self):
         state, paths, reason = self.parent_state()

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -82,6 +83,35 @@ def test_published_files_are_verified_and_published_in_growing_order(tmp_path):
     fol.run()
     running = [p for s, p, _r in log["published"] if s == "running"]
     assert all(len(a) <= len(b) for a, b in zip(running, running[1:]))
+
+
+def test_a_verified_file_is_published_while_the_next_one_is_still_fetched(tmp_path):
+    # The children of this host take a file as soon as it is published: holding it back until
+    # the next fetch returns costs one file's transfer per level of the pipeline.
+    manifest = make_source(str(tmp_path / "src"))
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    published_before_fetch_ended = {}
+    log_ref = {}
+
+    def slow(rel):
+        shutil.copyfile(os.path.join(src, rel), os.path.join(dest, rel))
+        index = [f["path"] for f in manifest["files"]].index(rel)
+        if index > 0:
+            previous = manifest["files"][index - 1]["path"]
+            seen = False
+            for _ in range(200):  # up to 2 s while "transferring" this file
+                seen = any(previous in paths for _s, paths, _r in log_ref["log"]["published"])
+                if seen:
+                    break
+                time.sleep(0.01)
+            published_before_fetch_ended[previous] = seen
+        return ""
+
+    fol, log, _dest = follower(tmp_path, manifest, None, fetch=slow, src_complete=True)
+    log_ref["log"] = log
+    fol.run()
+    assert published_before_fetch_ended == {f["path"]: True for f in manifest["files"][:-1]}
+    assert log["published"][-1] == ("done", [f["path"] for f in manifest["files"]], "")
 
 
 def test_a_corrupt_copy_is_deleted_and_fetched_again(tmp_path):
