@@ -5,8 +5,9 @@
 
 The parent is the source, a host that holds a verified copy, or a host that is
 itself still fetching. Each file is fetched as soon as the parent holds it
-verified, verified here (size and sha256 against the reference manifest, on a
-thread of its own while the next file moves), and then published in this host's
+verified, verified here (size and sha256 against the reference manifest; the
+sha256 is taken while the file arrives, so a fetched file is not read again, and
+compared on a thread of its own while the next file moves), and then published in this host's
 ready file (``staging/<rev>.ready``: a header with the run's token, the state,
 then one verified path a line; replaced atomically), so this host's own
 receivers can take it at once. A file that does not verify is deleted and
@@ -21,6 +22,7 @@ parent for every file and every look at its ready file).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -71,10 +73,81 @@ class FollowError(Exception):
     pass
 
 
+class TailHasher(object):
+    """sha256 of a file while another process writes it from start to end (rsync ``--append``).
+
+    A thread reads what has arrived so far (from the page cache, just written) and
+    updates the digest chunk by chunk; ``finish()`` (after the writer exited) hashes the
+    last bytes and returns the hex digest, or ``None`` when the file was replaced or
+    truncated under it (the caller then hashes the file whole, as before). A prefix
+    left by an interrupted transfer is hashed first, like any other bytes.
+    """
+
+    def __init__(self, path, chunk=1024 * 1024, poll=0.02):
+        self.path = path
+        self.chunk = chunk
+        self.poll = poll
+        self.digest = hashlib.sha256()
+        self.hashed = 0
+        self._fd = None
+        self._broken = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop)
+        self._thread.daemon = True
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self._drain()
+            self._stop.wait(self.poll)
+
+    def _drain(self):
+        if self._broken:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            while True:
+                data = os.read(self._fd, self.chunk)
+                if not data:
+                    return
+                self.digest.update(data)
+                self.hashed += len(data)
+        except OSError:
+            if self._fd is not None:
+                self._broken = True  # a read error on an open file: hash it whole afterwards
+
+    def finish(self):
+        """The hex digest of the whole file as it is now, or ``None`` (hash it again)."""
+        self._stop.set()
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+        self._drain()
+        if self._fd is None:
+            return None
+        try:
+            opened = os.fstat(self._fd)
+            now = os.stat(self.path)
+        except OSError:
+            return None
+        finally:
+            os.close(self._fd)
+            self._fd = None
+        same = (opened.st_dev, opened.st_ino) == (now.st_dev, now.st_ino)
+        if self._broken or not same or now.st_size != self.hashed:
+            return None
+        return self.digest.hexdigest()
+
+
 class Follower(object):
     """Fetch ``manifest``'s files into ``dest`` in order, each once the parent holds it.
 
-    ``fetch(rel)`` returns an error text ('' on success); ``parent_state()`` returns
+    ``fetch(rel)`` returns an error text ('' on success), or ``(error, sha256)`` when it
+    hashed the file while it arrived (the file is then not read again: only its size
+    is checked and the digest compared with the manifest's); ``parent_state()`` returns
     ``(state, paths, reason)`` as ``parse_ready``; ``publish(state, paths, reason)``
     makes this host's progress visible. ``src_complete``: the parent holds everything.
     """
@@ -91,7 +164,7 @@ class Follower(object):
         poll_interval=0.25,
         stall_timeout=600.0,
         cache=None,
-        hasher=sha256_file,
+        hasher=None,
         sleep=time.sleep,
         clock=time.monotonic,
     ):
@@ -105,7 +178,7 @@ class Follower(object):
         self.poll_interval = poll_interval
         self.stall_timeout = stall_timeout
         self.cache = cache or empty_cache()
-        self.hasher = hasher
+        self.hasher = hasher or sha256_file
         self.sleep = sleep
         self.clock = clock
         self.new_cache = empty_cache()
@@ -119,6 +192,7 @@ class Follower(object):
             "fetched_bytes": 0,
             "reused_files": 0,
             "refetched_files": 0,
+            "streamed_files": 0,
             "removed_extra": 0,
             "waited_s": 0.0,
         }
@@ -126,8 +200,11 @@ class Follower(object):
     def _path(self, rel):
         return os.path.join(self.dest, *rel.split("/"))
 
-    def _check(self, entry, use_cache):
-        """``''`` when the file here is the manifest's, else why not."""
+    def _check(self, entry, use_cache, digest=None):
+        """``''`` when the file here is the manifest's, else why not.
+
+        ``digest``: the sha256 taken while the file arrived (no second read of it).
+        """
         path = self._path(entry["path"])
         try:
             st = os.stat(path)
@@ -136,7 +213,9 @@ class Follower(object):
         if st.st_size != entry["size"]:
             return "size %d, expected %d" % (st.st_size, entry["size"])
         hit = self.cache.get("files", {}).get(entry["path"]) if use_cache else None
-        if (
+        if digest is not None:
+            pass
+        elif (
             isinstance(hit, dict)
             and hit.get("sha256") == entry["sha256"]
             and all(hit.get(k) == v for k, v in _stamp(st).items())
@@ -241,7 +320,8 @@ class Follower(object):
                 continue
             last_change = self.clock()
             todo.popleft()
-            error = self.fetch(entry["path"])
+            outcome = self.fetch(entry["path"])
+            error, digest = outcome if isinstance(outcome, tuple) else (outcome, None)
             if error:
                 tries[entry["path"]] += 1
                 self.stats["refetched_files"] += 1
@@ -253,14 +333,16 @@ class Follower(object):
             self.stats["fetched_files"] += 1
             self.stats["fetched_bytes"] += entry["size"]
             result = [None]
-            thread = threading.Thread(target=self._verify_into, args=(entry, result))
+            if digest is not None:
+                self.stats["streamed_files"] += 1
+            thread = threading.Thread(target=self._verify_into, args=(entry, result, digest))
             thread.daemon = True
             thread.start()
             verifying.append((entry, result, thread))
 
-    def _verify_into(self, entry, result):
+    def _verify_into(self, entry, result, digest=None):
         try:
-            result[0] = self._check(entry, use_cache=False)
+            result[0] = self._check(entry, use_cache=False, digest=digest)
         except Exception as exc:  # a thread must hand every outcome back
             result[0] = "cannot verify: %s" % exc
         if result[0] == "":
@@ -325,12 +407,25 @@ def run(params: Mapping[str, Any], runner: Callable[..., Tuple[int, str]] = _run
     rsync = ["rsync"] + list(params.get("rsync_flags") or ["--archive", "--partial", "--no-compress"])
     if ssh:
         rsync += ["-e", ssh]
+    # The file is written in place from its first byte to its last, so it can be hashed while
+    # it arrives (TailHasher): rsync(1) --append "updates these growing files in-place without
+    # verifying any of the existing content" and "skips any files that exist on the receiving
+    # side that are not shorter" (rsync 3.5.0 man page). A partial file left by an interrupted
+    # transfer is resumed and hashed whole (its prefix first); a wrong prefix or a skipped
+    # wrong file fails the manifest's sha256 and is deleted and fetched again, as before.
+    fetch_rsync = rsync if {"--append", "--append-verify"} & set(rsync) else rsync + ["--append"]
 
     def fetch(rel):
         target = os.path.join(dest, *rel.split("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        rc, err = runner(rsync + [src + rel, target])
-        return "" if rc == 0 else "rsync exited %d: %s" % (rc, err[-400:])
+        tail = TailHasher(target).start()
+        try:
+            rc, err = runner(fetch_rsync + [src + rel, target])
+        finally:
+            digest = tail.finish()
+        if rc != 0:
+            return "rsync exited %d: %s" % (rc, err[-400:])
+        return "", digest
 
     def parent_state():
         fd, tmp = tempfile.mkstemp(prefix=".ready-", dir=os.path.dirname(dest.rstrip("/")))

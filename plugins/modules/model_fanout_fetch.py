@@ -55,7 +55,9 @@ options:
     type: str
     required: true
   rsync_flags:
-    description: rsync flags of every file's copy.
+    description:
+      - rsync flags of every file's copy.
+      - C(--append) is added (the file is written in place from its first byte, so it is hashed while it arrives).
     type: list
     elements: str
     default: [--archive, --partial, --no-compress]
@@ -118,6 +120,10 @@ reused_files:
   type: int
 refetched_files:
   description: Files fetched again after a failed transfer or verification.
+  returned: success
+  type: int
+streamed_files:
+  description: Fetched files hashed while they arrived (not read again to verify them).
   returned: success
   type: int
 removed_extra:

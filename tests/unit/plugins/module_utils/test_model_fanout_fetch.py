@@ -267,3 +267,167 @@ def test_two_hosts_in_a_pipeline_with_rsync(tmp_path):
         assert state == "done" and len(paths) == 4
     cache = mm.load_cache(str(tmp_path / "a/cache.json"))
     assert sorted(cache["files"]) == [f["path"] for f in manifest["files"]]
+
+
+# ---------------------------------------------------------------- hashing while the file arrives
+
+
+def never_hash(path):
+    raise AssertionError("%s was read again after it arrived" % path)
+
+
+def test_a_digest_taken_while_the_file_arrived_is_used_and_the_file_not_read_again(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    src = str(tmp_path / "src")
+
+    def fetch(rel):
+        with open(os.path.join(src, rel), "rb") as handle:
+            data = handle.read()
+        with open(os.path.join(dest, rel), "wb") as handle:
+            handle.write(data)
+        return "", hashlib.sha256(data).hexdigest()
+
+    f, log, dest = follower(tmp_path, manifest, Parent(manifest), fetch=fetch, hasher=never_hash)
+    stats = f.run()
+    assert stats["fetched_files"] == 3 and stats["streamed_files"] == 3 and stats["refetched_files"] == 0
+    state, paths, _reason = log["published"][-1]
+    assert state == "done" and sorted(paths) == [e["path"] for e in manifest["files"]]
+
+
+def test_a_corrupted_chunk_is_refused_and_never_published(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+    src = str(tmp_path / "src")
+    bad = manifest["files"][1]["path"]
+    attempts = []
+
+    def fetch(rel):
+        with open(os.path.join(src, rel), "rb") as handle:
+            data = bytearray(handle.read())
+        if rel == bad and not attempts:
+            attempts.append(rel)
+            data[len(data) // 2] ^= 0xFF  # one chunk arrives damaged
+        with open(os.path.join(dest, rel), "wb") as handle:
+            handle.write(data)
+        return "", hashlib.sha256(bytes(data)).hexdigest()  # what the stream hashed
+
+    f, log, dest = follower(tmp_path, manifest, Parent(manifest), fetch=fetch, hasher=never_hash)
+    stats = f.run()
+    assert attempts == [bad] and stats["refetched_files"] == 1 and stats["fetched_files"] == 4
+    first_with_bad = next(i for i, (_s, paths, _r) in enumerate(log["published"]) if bad in paths)
+    assert first_with_bad > 0 and mm.verify(dest, manifest)["ok"]
+
+
+def test_a_streamed_digest_that_never_matches_fails_as_before(tmp_path):
+    manifest = make_source(str(tmp_path / "src"))
+
+    def fetch(rel):
+        shutil.copyfile(os.path.join(str(tmp_path / "src"), rel), os.path.join(dest, rel))
+        return "", "0" * 64
+
+    f, log, dest = follower(tmp_path, manifest, Parent(manifest), fetch=fetch, hasher=never_hash, attempts=2)
+    with pytest.raises(
+        ff.FollowError,
+        match=r"model-0000\d.safetensors: sha256 0{12}\.\.\., expected \w{12}\.\.\. \(corrupted\) after 2 attempts",
+    ):
+        f.run()
+    assert log["published"][-1][0] == "failed" and log["published"][-1][1] == []
+
+
+def write_slowly(path, data, chunk, pause=0.005):
+    with open(path, "ab") as handle:
+        for i in range(0, len(data), chunk):
+            handle.write(data[i : i + chunk])
+            handle.flush()
+            time.sleep(pause)
+
+
+def test_the_tail_hasher_hashes_a_resumed_prefix_then_what_arrives(tmp_path):
+    data = os.urandom(300000)
+    path = str(tmp_path / "f")
+    with open(path, "wb") as handle:
+        handle.write(data[:70000])  # left by an interrupted transfer
+    tail = ff.TailHasher(path, chunk=4096, poll=0.001).start()
+    write_slowly(path, data[70000:], 10000)
+    assert tail.hashed > 0  # it hashed while the data arrived
+    assert tail.finish() == hashlib.sha256(data).hexdigest()
+
+
+def test_the_tail_hasher_hands_back_nothing_for_a_replaced_or_rewritten_file(tmp_path):
+    path = str(tmp_path / "f")
+    tail = ff.TailHasher(path, poll=0.001).start()
+    write_slowly(path, b"x" * 5000, 1000)
+    time.sleep(0.05)
+    os.rename(str(tmp_path / "f"), str(tmp_path / "old"))
+    (tmp_path / "f").write_bytes(b"x" * 5000)
+    assert tail.finish() is None
+    tail = ff.TailHasher(path, poll=0.001).start()
+    time.sleep(0.05)
+    with open(path, "r+b") as handle:  # truncated and shorter: not what was hashed
+        handle.truncate(10)
+    assert tail.finish() is None
+    assert ff.TailHasher(str(tmp_path / "never")).start().finish() is None
+
+
+def fake_rsync(calls, corrupt_once=()):
+    """Writes like rsync --append: keeps the receiver's bytes, appends the rest in chunks."""
+
+    def runner(argv, timeout=None):
+        calls.append(argv)
+        src, target = argv[-2], argv[-1]
+        if not src.endswith(".safetensors"):
+            return 23, "no ready file"
+        with open(src, "rb") as handle:
+            data = bytearray(handle.read())
+        have = os.path.getsize(target) if os.path.exists(target) else 0
+        if have >= len(data):
+            return 0, ""
+        rel = os.path.basename(src)
+        if rel in corrupt_once:
+            corrupt_once.remove(rel)
+            data[-1] ^= 0xFF
+        write_slowly(target, bytes(data[have:]), 20000, pause=0.001)
+        return 0, ""
+
+    return runner
+
+
+def test_run_hashes_while_rsync_appends_resumes_a_partial_file_and_refuses_a_bad_chunk(tmp_path, monkeypatch):
+    manifest = make_source(str(tmp_path / "src"), sizes=(100000, 200000, 150000))
+    mfile = tmp_path / "r1.json"
+    mfile.write_text(mm.dumps(manifest))
+    dest = tmp_path / "a/staging/r1"
+    dest.mkdir(parents=True)
+    first, second = manifest["files"][0]["path"], manifest["files"][1]["path"]
+    (dest / first).write_bytes((tmp_path / "src" / first).read_bytes()[:40000])  # interrupted before
+    reads = []
+    monkeypatch.setattr(ff, "sha256_file", lambda path: reads.append(path) or mm.sha256_file(path))
+    calls = []
+    params = {
+        "manifest": str(mfile),
+        "token": TOKEN,
+        "dest": str(dest),
+        "src": str(tmp_path / "src"),
+        "src_complete": True,
+        "poll_interval": 0.01,
+    }
+    stats = ff.run(params, runner=fake_rsync(calls, corrupt_once=[second]))
+    assert all("--append" in argv for argv in calls)
+    assert stats["files"] == 3 and stats["streamed_files"] == 4 and stats["refetched_files"] == 1
+    assert reads == []  # the partial/missing files fail the size check at the start; none is read again
+    assert mm.verify(str(dest), manifest)["ok"]
+
+
+@pytest.mark.skipif(not shutil.which("rsync"), reason="rsync not installed")
+def test_real_rsync_resumes_a_good_prefix_and_replaces_a_bad_one(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(200000, 300000))
+    mfile = tmp_path / "r1.json"
+    mfile.write_text(mm.dumps(manifest))
+    dest = tmp_path / "a/staging/r1"
+    dest.mkdir(parents=True)
+    good, bad = [f["path"] for f in manifest["files"]]
+    (dest / good).write_bytes((tmp_path / "src" / good).read_bytes()[:50000])
+    (dest / bad).write_bytes(b"\0" * 60000)  # a prefix that is not the source's
+    params = {"manifest": str(mfile), "token": TOKEN, "dest": str(dest), "src": str(tmp_path / "src")}
+    stats = ff.run(dict(params, src_complete=True, poll_interval=0.01))
+    assert stats["files"] == 2 and stats["streamed_files"] == 3 and stats["refetched_files"] == 1
+    assert mm.verify(str(dest), manifest)["ok"]
