@@ -123,7 +123,7 @@ class TailHasher(object):
     def finish(self):
         """The hex digest of the whole file as it is now, or ``None`` (hash it again)."""
         self._stop.set()
-        if self._thread.is_alive() or self._thread.ident is not None:
+        if self._thread.ident is not None:  # started
             self._thread.join()
         self._drain()
         if self._fd is None:

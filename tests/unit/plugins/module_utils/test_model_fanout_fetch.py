@@ -99,7 +99,7 @@ def test_a_verified_file_is_published_while_the_next_one_is_still_fetched(tmp_pa
         if index > 0:
             previous = manifest["files"][index - 1]["path"]
             seen = False
-            for _ in range(200):  # up to 2 s while "transferring" this file
+            for _attempt in range(200):  # up to 2 s while "transferring" this file
                 seen = any(previous in paths for _s, paths, _r in log_ref["log"]["published"])
                 if seen:
                     break
