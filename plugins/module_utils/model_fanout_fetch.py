@@ -266,7 +266,10 @@ class Follower(object):
                 return
             if verified is not None:
                 self.ready.append(verified)
-            self.publish(state, list(self.ready), reason)
+            # In the manifest's order: verification threads can finish out of order, and what a
+            # child reads should not depend on which thread won.
+            order = {e["path"]: i for i, e in enumerate(self.files)}
+            self.publish(state, sorted(self.ready, key=lambda p: (order.get(p, len(order)), p)), reason)
             self._closed = final
 
     def _run(self):
