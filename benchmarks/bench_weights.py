@@ -15,14 +15,18 @@ incompressible) is distributed with rsync over SSH, as the model_sync role does:
   plugins/module_utils/model_fanout.py; every copy is verified against the
   manifest (plugins/module_utils/model_manifest.py, run inside the node) before
   it serves (whole-model waves, the role's behaviour before the pipeline);
-* fanout: the same tree as one pipeline (model_fanout.pipeline, what the role
-  does now): every node runs the collection's follower
-  (plugins/module_utils/model_fanout_fetch.py, inside the node) behind its
-  parent, fetching each file as soon as the parent holds it verified.
+* pipeline: the same tree as one pipeline (model_fanout.pipeline): every node
+  runs the collection's follower (plugins/module_utils/model_fanout_fetch.py,
+  inside the node) behind its parent, fetching each file once the parent holds
+  it verified (cut_through off);
+* fanout: the same pipeline with cut-through (what the role does by default): a
+  node takes a file while its parent still receives it (rsync --append passes
+  over the growing file) and publishes it once it verified it itself.
 
 Both naive and fanout end with every node verified. Prints wall times and their
 ratio to the single copy (1.0 is the physical limit); the last line is
-``nodes=… size_mb=… (MiB) single_s=… naive_s=… waves_s=… fanout_s=… fanout_ratio=… waves_ratio=… naive_ratio=… source_copies=…``.
+``nodes=… size_mb=… (MiB) single_s=… naive_s=… waves_s=… pipeline_s=… fanout_s=… fanout_ratio=…
+pipeline_ratio=… waves_ratio=… naive_ratio=… source_copies=…``.
 Ansible's own task overhead is not included (see the README for the role's).
 
 Needs Docker and the test image (tools/build-test-image.sh); builds a derived
@@ -284,7 +288,7 @@ def waves(fleet, seeds, peer_fanout, max_parallel):
     return time.monotonic() - start, the_plan
 
 
-def follow_argv(node, fleet, copy, token):
+def follow_argv(node, fleet, copy, token, cut_through=True):
     """The collection's follower in ``node``, behind its parent (the source or a node)."""
     import json
 
@@ -303,6 +307,7 @@ def follow_argv(node, fleet, copy, token):
         "token": token,
         "poll_interval": POLL_S,
         "stall_timeout": 900,
+        "cut_through": cut_through,
     }
     code = (
         "import json, sys; sys.path.insert(0, '/opt'); "
@@ -316,17 +321,17 @@ def promote_argv(node):
     return ["docker", "exec", node, "mv", "-T", "%s/staging/r1" % MODEL, "%s/revisions/r1" % MODEL]
 
 
-def fanout(fleet, seeds, peer_fanout, max_parallel):
+def fanout(fleet, seeds, peer_fanout, max_parallel, cut_through=True):
     """One pipeline: every node follows its parent file by file; then each verified copy becomes the revision."""
     the_plan = pipeline(fleet.nodes, [], seed_count=seeds, peer_fanout=peer_fanout, max_parallel=max_parallel)
     token = "bench-%d" % time.time_ns()
     start = time.monotonic()
-    parallel([follow_argv(dest, fleet, copy, token) for dest, copy in sorted(the_plan["copies"].items())])
+    parallel([follow_argv(dest, fleet, copy, token, cut_through) for dest, copy in sorted(the_plan["copies"].items())])
     t_follow = time.monotonic() - start
     parallel([promote_argv(n) for n in fleet.nodes])
     log(
-        "  pipeline: %d copies, %d level(s), followed in %.1f s"
-        % (len(the_plan["copies"]), the_plan["depth"], t_follow)
+        "  pipeline%s: %d copies, %d level(s), followed in %.1f s"
+        % (" with cut-through" if cut_through else "", len(the_plan["copies"]), the_plan["depth"], t_follow)
     )
     return time.monotonic() - start, the_plan
 
@@ -360,13 +365,13 @@ def main(argv=None):
     parser.add_argument(
         "--skip",
         default=os.environ.get("BENCH_SKIP", ""),
-        help="comma-separated runs to leave out (naive, waves): quicker iterations on the fan-out",
+        help="comma-separated runs to leave out (naive, waves, pipeline): quicker iterations on the fan-out",
     )
     args = parser.parse_args(argv)
     global POLL_S
     POLL_S = args.poll_interval
     skip = set(x.strip() for x in args.skip.split(",") if x.strip())
-    naive_s = waves_s = float("nan")
+    naive_s = waves_s = pipe_s = float("nan")
     wave_plan = {"waves": [], "source_copies": 0}
 
     ensure_image()
@@ -397,9 +402,14 @@ def main(argv=None):
                 % (args.seeds, len(wave_plan["waves"]) - 1, waves_s)
             )
 
+        if "pipeline" not in skip:
+            reset_nodes(fleet, manifest)
+            pipe_s, _plan = fanout(fleet, args.seeds, args.peer_fanout, args.max_parallel, cut_through=False)
+            log("pipeline, each file once the parent verified it: %.1f s" % pipe_s)
+
         reset_nodes(fleet, manifest)
         fan_s, the_plan = fanout(fleet, args.seeds, args.peer_fanout, args.max_parallel)
-        log("fan-out, one pipeline (%d level(s)): %.1f s" % (the_plan["depth"], fan_s))
+        log("fan-out, one pipeline with cut-through (%d level(s)): %.1f s" % (the_plan["depth"], fan_s))
     finally:
         fleet.down()
         if args.rm_image:
@@ -414,13 +424,14 @@ def main(argv=None):
         "waves (whole-model waves) : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
         % (waves_s, waves_s / single, wave_plan["source_copies"], "y" if wave_plan["source_copies"] == 1 else "ies")
     )
+    print("pipeline (verified files) : %7.1f s   ratio %.2f" % (pipe_s, pipe_s / single))
     print(
-        "fan-out (one pipeline)    : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
+        "fan-out (cut-through)     : %7.1f s   ratio %.2f   source uplink carried %d cop%s"
         % (fan_s, fan_s / single, the_plan["source_copies"], "y" if the_plan["source_copies"] == 1 else "ies")
     )
     print(
-        "nodes=%d size_mb=%d files=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f waves_s=%.1f fanout_s=%.1f "
-        "fanout_ratio=%.2f waves_ratio=%.2f naive_ratio=%.2f source_copies=%d"
+        "nodes=%d size_mb=%d files=%d rate=%s peer_rate=%s single_s=%.1f naive_s=%.1f waves_s=%.1f pipeline_s=%.1f "
+        "fanout_s=%.1f fanout_ratio=%.2f pipeline_ratio=%.2f waves_ratio=%.2f naive_ratio=%.2f source_copies=%d"
         % (
             args.nodes,
             round(size / 1048576.0),
@@ -430,8 +441,10 @@ def main(argv=None):
             single,
             naive_s,
             waves_s,
+            pipe_s,
             fan_s,
             fan_s / single,
+            pipe_s / single,
             waves_s / single,
             naive_s / single,
             the_plan["source_copies"],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this (Debian 12) machine to run the test-host harness:
-#   - apt-install what is missing (docker.io, debootstrap, make, python3-venv, ...)
+#   - apt-install what is missing (docker.io, debootstrap, make, python3-venv, rsync
+#     for the fan-out follower's real-rsync unit tests, ...)
 #   - start dockerd directly (no systemd as PID 1 here) unless a Docker engine
 #     already answers `docker info`, and wait for it.
 # Idempotent; run as root.  Env knobs:
@@ -21,7 +22,7 @@ DOCKER_DATA_ROOT=/var/lib/docker
 
 # ---------------------------------------------------------------- apt packages
 PKGS=(docker.io debootstrap make python3-venv iproute2 iptables ca-certificates
-      tar xz-utils procps)
+      tar xz-utils procps rsync)
 
 wait_for_apt() {
   local i

@@ -5,7 +5,10 @@
 
 The parent is the source, a host that holds a verified copy, or a host that is
 itself still fetching. Each file is fetched as soon as the parent holds it
-verified, verified here (size and sha256 against the reference manifest; the
+verified or, with cut-through (a parent still fetching), while the parent
+receives it: rsync passes over the parent's growing file, each appending what
+arrived there since the last. Either way it is verified here (size and sha256
+against the reference manifest; the
 sha256 is taken while the file arrives, so a fetched file is not read again, and
 compared on a thread of its own while the next file moves), and then published in this host's
 ready file (``staging/<rev>.ready``: a header with the run's token, the state,
@@ -71,6 +74,13 @@ def parse_ready(text: Optional[str], token: str) -> Tuple[str, Set[str], str]:
 
 class FollowError(Exception):
     pass
+
+
+def _size_of(path):
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 class TailHasher(object):
@@ -165,6 +175,9 @@ class Follower(object):
         stall_timeout=600.0,
         cache=None,
         hasher=None,
+        stream=None,
+        tail_hasher=None,
+        timeline=False,
         sleep=time.sleep,
         clock=time.monotonic,
     ):
@@ -179,6 +192,10 @@ class Follower(object):
         self.stall_timeout = stall_timeout
         self.cache = cache or empty_cache()
         self.hasher = hasher or sha256_file
+        self.stream = stream
+        self.tail_hasher = tail_hasher or TailHasher
+        # (path, event, wall-clock time) per fetch/fetched/published, when asked (benchmarks)
+        self.timeline = [] if timeline else None
         self.sleep = sleep
         self.clock = clock
         self.new_cache = empty_cache()
@@ -193,6 +210,7 @@ class Follower(object):
             "reused_files": 0,
             "refetched_files": 0,
             "streamed_files": 0,
+            "cut_through_files": 0,
             "removed_extra": 0,
             "waited_s": 0.0,
         }
@@ -286,6 +304,7 @@ class Follower(object):
         parent = ("done", None, "") if self.src_complete else ("absent", set(), "")
         last_change = self.clock()
         verifying = deque()  # (entry, result holder, thread)
+        cut = set()  # files taken while the parent still received them (once each)
         while todo or verifying:
             while verifying and not verifying[0][2].is_alive():
                 entry, result, _thread = verifying.popleft()
@@ -313,6 +332,15 @@ class Follower(object):
                     raise FollowError("the parent failed: %s" % (reason or "no reason given"))
                 if state == "done":
                     raise FollowError("the parent finished without %s" % entry["path"])
+                if self.stream is not None and state == "running" and entry["path"] not in cut:
+                    # Cut-through: the parent is receiving this file (or is about to); take its
+                    # bytes as they arrive there. Only this host's own check publishes it.
+                    cut.add(entry["path"])
+                    todo.popleft()
+                    self._note(entry["path"], "fetch")
+                    self._fetched(entry, self._cut_through(entry), todo, tries, verifying, cut_through=True)
+                    last_change = self.clock()
+                    continue
                 if self.clock() - last_change > self.stall_timeout:
                     raise FollowError(
                         "the parent showed no progress for %d s (waiting for %s)" % (self.stall_timeout, entry["path"])
@@ -323,25 +351,82 @@ class Follower(object):
                 continue
             last_change = self.clock()
             todo.popleft()
-            outcome = self.fetch(entry["path"])
-            error, digest = outcome if isinstance(outcome, tuple) else (outcome, None)
-            if error:
-                tries[entry["path"]] += 1
-                self.stats["refetched_files"] += 1
-                if tries[entry["path"]] >= self.attempts:
-                    raise FollowError("%s: %s after %d attempts" % (entry["path"], error, tries[entry["path"]]))
-                todo.appendleft(entry)
-                self.sleep(self.poll_interval)
-                continue
-            self.stats["fetched_files"] += 1
-            self.stats["fetched_bytes"] += entry["size"]
-            result = [None]
-            if digest is not None:
-                self.stats["streamed_files"] += 1
-            thread = threading.Thread(target=self._verify_into, args=(entry, result, digest))
-            thread.daemon = True
-            thread.start()
-            verifying.append((entry, result, thread))
+            self._note(entry["path"], "fetch")
+            self._fetched(entry, self.fetch(entry["path"]), todo, tries, verifying)
+
+    def _fetched(self, entry, outcome, todo, tries, verifying, cut_through=False):
+        """Hand a fetched file to a verification thread, or count the failed fetch and queue it again."""
+        error, digest = outcome if isinstance(outcome, tuple) else (outcome, None)
+        self._note(entry["path"], "fetched")
+        if error:
+            if cut_through:
+                self._remove(entry["path"])  # what came may not be a prefix of the verified file
+            tries[entry["path"]] += 1
+            self.stats["refetched_files"] += 1
+            if tries[entry["path"]] >= self.attempts:
+                raise FollowError("%s: %s after %d attempts" % (entry["path"], error, tries[entry["path"]]))
+            todo.appendleft(entry)
+            self.sleep(self.poll_interval)
+            return
+        self.stats["fetched_files"] += 1
+        self.stats["fetched_bytes"] += entry["size"]
+        if cut_through:
+            self.stats["cut_through_files"] += 1
+        result = [None]
+        if digest is not None:
+            self.stats["streamed_files"] += 1
+        thread = threading.Thread(target=self._verify_into, args=(entry, result, digest))
+        thread.daemon = True
+        thread.start()
+        verifying.append((entry, result, thread))
+
+    def _cut_through(self, entry):
+        """Take ``entry`` while the parent still receives it: one ``stream`` pass after another.
+
+        Each pass appends what the parent holds beyond what is here (the parent writes the
+        file in place from its first byte to its last). A pass that brings nothing looks at
+        the parent's ready file: once the parent lists the file (it holds it whole), one last
+        pass brings the rest. The digest is taken while the bytes arrive; the caller checks
+        size and sha256 against the manifest before anything is published, so bytes that the
+        parent itself rejects later are rejected here too (and fetched again once the parent
+        holds the file verified). Returns what ``fetch`` returns.
+        """
+        rel, size = entry["path"], entry["size"]
+        path = self._path(rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tail = self.tail_hasher(path).start()
+        error = ""
+        try:
+            last_growth = self.clock()
+            while _size_of(path) < size:
+                started = self.clock()
+                have = _size_of(path)
+                error = self.stream(rel)
+                if error:
+                    break
+                if _size_of(path) > have:
+                    last_growth = self.clock()
+                else:
+                    state, paths, reason = self._look()
+                    if state == "failed":
+                        raise FollowError("the parent failed: %s" % (reason or "no reason given"))
+                    if rel in paths or state == "done":
+                        error = self.stream(rel)  # the rest; a wrong or longer prefix fails the check
+                        break
+                    if self.clock() - last_growth > self.stall_timeout:
+                        raise FollowError(
+                            "the parent showed no progress for %d s (receiving %s)" % (self.stall_timeout, rel)
+                        )
+                wait = self.poll_interval - (self.clock() - started)
+                if wait > 0:
+                    self.sleep(wait)
+        finally:
+            digest = tail.finish()
+        return error if error else ("", digest)
+
+    def _note(self, rel, event):
+        if self.timeline is not None:
+            self.timeline.append((rel, event, round(time.time(), 3)))
 
     def _verify_into(self, entry, result, digest=None):
         try:
@@ -349,6 +434,7 @@ class Follower(object):
         except Exception as exc:  # a thread must hand every outcome back
             result[0] = "cannot verify: %s" % exc
         if result[0] == "":
+            self._note(entry["path"], "published")
             try:
                 self._publish("running", verified=entry["path"])
             except Exception:
@@ -430,6 +516,16 @@ def run(params: Mapping[str, Any], runner: Callable[..., Tuple[int, str]] = _run
             return "rsync exited %d: %s" % (rc, err[-400:])
         return "", digest
 
+    def stream_pass(rel):
+        """One pass over the parent's growing file: append what it holds beyond what is here."""
+        target = os.path.join(dest, *rel.split("/"))
+        rc, err = runner(fetch_rsync + [src + rel, target])
+        # rsync(1) EXIT VALUES: 23 partial transfer due to error (the parent has no such file
+        # yet: "link_stat ... failed: No such file or directory"), 24 source files vanished.
+        if rc == 0 or (rc in (23, 24) and ("No such file" in err or "vanished" in err)):
+            return ""
+        return "rsync exited %d: %s" % (rc, err[-400:])
+
     def parent_state():
         fd, tmp = tempfile.mkstemp(prefix=".ready-", dir=os.path.dirname(dest.rstrip("/")))
         os.close(fd)
@@ -462,6 +558,8 @@ def run(params: Mapping[str, Any], runner: Callable[..., Tuple[int, str]] = _run
         poll_interval=float(params.get("poll_interval", 0.25)),
         stall_timeout=float(params.get("stall_timeout", 600)),
         cache=cache,
+        stream=stream_pass if params.get("cut_through", True) and not params.get("src_complete") else None,
+        timeline=bool(params.get("timeline")),
     )
     t0 = time.monotonic()
     try:
@@ -490,4 +588,6 @@ def run(params: Mapping[str, Any], runner: Callable[..., Tuple[int, str]] = _run
     stats["seconds"] = round(time.monotonic() - t0, 3)
     stats["waited_s"] = round(stats["waited_s"], 3)
     stats["files"] = len(follower.ready)
+    if follower.timeline is not None:
+        stats["timeline"] = follower.timeline
     return stats

@@ -44,6 +44,15 @@ options:
     description: The parent holds the whole verified model (the source, or a holder); no ready file to wait for.
     type: bool
     default: false
+  cut_through:
+    description:
+      - With a parent that is still fetching, take each file while the parent receives it (rsync C(--append) passes
+        over the parent's growing file, one O(poll_interval) apart) instead of waiting until the parent lists it
+        verified. Only this host's own size and sha256 check publishes a file, so bytes the parent later rejects
+        fail here too and the file is fetched again from the parent's verified copy.
+      - Needs nothing but read access on the parent (works through C(rrsync -ro)).
+    type: bool
+    default: true
   ssh:
     description:
       - The ssh command for rsync's C(-e); one connection to the parent is opened with it and multiplexed for every
@@ -126,6 +135,10 @@ streamed_files:
   description: Fetched files hashed while they arrived (not read again to verify them).
   returned: success
   type: int
+cut_through_files:
+  description: Fetched files taken while the parent still received them (O(cut_through)).
+  returned: success
+  type: int
 removed_extra:
   description: Files not in the manifest removed from O(dest).
   returned: success
@@ -155,6 +168,7 @@ def main():
             src=dict(type="str", required=True),
             src_ready=dict(type="str", default=""),
             src_complete=dict(type="bool", default=False),
+            cut_through=dict(type="bool", default=True),
             ssh=dict(type="str", default=""),
             token=dict(type="str", required=True, no_log=False),
             rsync_flags=dict(type="list", elements="str", default=["--archive", "--partial", "--no-compress"]),

@@ -441,3 +441,231 @@ def test_real_rsync_resumes_a_good_prefix_and_replaces_a_bad_one(tmp_path):
     stats = ff.run(dict(params, src_complete=True, poll_interval=0.01))
     assert stats["files"] == 2 and stats["streamed_files"] == 3 and stats["refetched_files"] == 1
     assert mm.verify(str(dest), manifest)["ok"]
+
+
+# ---------------------------------------------------------------- cut-through (the parent still receives the file)
+
+
+class GrowingParent(object):
+    """A parent that receives its files in chunks: each pass of the child's stream moves it on.
+
+    ``stream(rel)`` appends what the parent holds of ``rel`` beyond what the child has (as
+    rsync --append does); the parent lists a file once it holds it whole (``bad``: with its
+    last byte flipped, which the parent itself rejects and fetches again, as a follower does).
+    """
+
+    def __init__(self, src, dest, manifest, chunk=1000, bad=(), final="done"):
+        self.src, self.dest = src, dest
+        self.paths = [f["path"] for f in manifest["files"]]
+        self.sizes = dict((f["path"], f["size"]) for f in manifest["files"])
+        self.chunk = chunk
+        self.bad = set(bad)
+        self.final = final
+        self.held = dict((p, 0) for p in self.paths)  # bytes the parent holds of each file
+        self.verified = []
+        self.passes = []
+        self.fetched = []
+
+    def _advance(self):
+        for rel in self.paths:
+            if rel in self.verified:
+                continue
+            self.held[rel] = min(self.held[rel] + self.chunk, self.sizes[rel])
+            if self.held[rel] == self.sizes[rel]:
+                if rel in self.bad:
+                    self.bad.discard(rel)  # the parent's own check fails: it starts the file again
+                    self.held[rel] = 0
+                else:
+                    self.verified.append(rel)
+            return
+
+    def _bytes(self, rel):
+        with open(os.path.join(self.src, rel), "rb") as handle:
+            return bytearray(handle.read())
+
+    def look(self):
+        self._advance()
+        done = len(self.verified) == len(self.paths)
+        return (self.final if done else "running"), set(self.verified), ""
+
+    def stream(self, rel):
+        self.passes.append(rel)
+        data = self._bytes(rel)[: self.held[rel]]
+        if rel in self.bad and len(data) > 0:
+            data[-1] ^= 0xFF  # what the child copies of a file the parent will reject
+        target = os.path.join(self.dest, rel)
+        have = os.path.getsize(target) if os.path.exists(target) else 0
+        if len(data) > have:
+            with open(target, "ab") as handle:
+                handle.write(bytes(data[have:]))
+        self._advance()
+        return ""
+
+    def fetch(self, rel):
+        self.fetched.append(rel)
+        assert rel in self.verified, "%s fetched before the parent held it verified" % rel
+        shutil.copyfile(os.path.join(self.src, rel), os.path.join(self.dest, rel))
+        return ""
+
+
+def cut_through_follower(tmp_path, manifest, parent, **kwargs):
+    published = []
+
+    def publish(state, paths, reason):
+        published.append((state, list(paths), reason))
+
+    kwargs.setdefault("sleep", lambda s: None)
+    fol = ff.Follower(parent.dest, manifest, parent.fetch, parent.look, publish, stream=parent.stream, **kwargs)
+    return fol, published
+
+
+def test_cut_through_takes_a_file_while_the_parent_still_receives_it(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(3000, 5000, 7000))
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest)
+    parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000)
+    fol, published = cut_through_follower(tmp_path, manifest, parent)
+    stats = fol.run()
+    assert stats["cut_through_files"] == 3 and stats["fetched_files"] == 3 and stats["refetched_files"] == 0
+    assert parent.fetched == []  # no file waited for its verified copy at the parent
+    assert len(parent.passes) > 3  # pass after pass over each growing file
+    assert mm.verify(dest, manifest)["ok"]
+    assert published[-1] == ("done", [f["path"] for f in manifest["files"]], "")
+
+
+def test_cut_through_bytes_the_parent_rejects_are_never_published_here(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(3000, 5000))
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest)
+    bad = manifest["files"][1]["path"]
+    parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000, bad=[bad])
+    fol, published = cut_through_follower(tmp_path, manifest, parent)
+    stats = fol.run()
+    # The corrupted bytes failed this host's own check; the file came again from the parent's
+    # verified copy, and only then was it published.
+    assert parent.fetched == [bad]
+    assert stats["refetched_files"] == 1 and stats["cut_through_files"] == 2
+    first_with_bad = [paths for _s, paths, _r in published if bad in paths][0]
+    assert first_with_bad == [f["path"] for f in manifest["files"]]
+    assert mm.verify(dest, manifest)["ok"]
+
+
+def test_cut_through_ends_when_the_parent_fails(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(3000,))
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest)
+    parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000)
+    parent.stream = lambda rel: ""  # nothing more arrives
+    parent.look = lambda: ("failed", set(), "disk full")
+    published = []
+    fol = ff.Follower(
+        dest,
+        manifest,
+        parent.fetch,
+        lambda: ("running", set(), ""),
+        lambda *a: published.append(a),
+        stream=parent.stream,
+        sleep=lambda s: None,
+    )
+    fol._look = lambda: parent.look()
+    with pytest.raises(ff.FollowError, match="the parent failed: disk full"):
+        fol._run()
+
+
+def test_cut_through_without_progress_times_out_and_says_which_file(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(3000,))
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest)
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += max(seconds, 1.0)
+
+    fol = ff.Follower(
+        dest,
+        manifest,
+        lambda rel: "",
+        lambda: ("running", set(), ""),
+        lambda *a: None,
+        stream=lambda rel: "",
+        sleep=sleep,
+        clock=lambda: clock[0],
+        stall_timeout=30,
+    )
+    rel = manifest["files"][0]["path"]
+    with pytest.raises(ff.FollowError, match="no progress for 30 s \\(receiving %s\\)" % rel):
+        fol.run()
+
+
+def test_a_failed_cut_through_pass_drops_what_came_and_waits_for_the_verified_file(tmp_path):
+    manifest = make_source(str(tmp_path / "src"), sizes=(3000,))
+    dest = str(tmp_path / "dest")
+    os.makedirs(dest)
+    parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000)
+    real_stream = parent.stream
+    rel = manifest["files"][0]["path"]
+
+    def flaky(name):
+        real_stream(name)
+        if len(parent.passes) == 2:
+            return "rsync exited 12: connection reset"
+        return ""
+
+    fol, _published = cut_through_follower(tmp_path, manifest, parent)
+    fol.stream = flaky
+    removed = []
+    real_remove = fol._remove
+    fol._remove = lambda name: removed.append((name, os.path.getsize(os.path.join(dest, name)))) or real_remove(name)
+    stats = fol.run()
+    assert removed == [(rel, 2000)]  # the partial copy is not trusted as a prefix
+    assert parent.fetched == [rel] and stats["refetched_files"] == 1
+    assert mm.verify(dest, manifest)["ok"]
+
+
+@pytest.mark.skipif(not shutil.which("rsync"), reason="rsync not installed")
+def test_real_rsync_cut_through_follows_a_growing_file(tmp_path):
+    """run(): b takes a's file while a writes it (a is a writer here, not a follower), by rsync --append passes."""
+    sizes = (600000, 400000)
+    manifest = make_source(str(tmp_path / "src"), sizes=sizes)
+    mfile = tmp_path / "r1.json"
+    mfile.write_text(mm.dumps(manifest))
+    a_dir = tmp_path / "a/staging/r1"
+    a_dir.mkdir(parents=True)
+    a_ready = tmp_path / "a/staging/r1.ready"
+    (tmp_path / "b/staging").mkdir(parents=True)
+    paths = [f["path"] for f in manifest["files"]]
+    finished = {}
+
+    def writer():
+        a_ready.write_text(ff.format_ready(TOKEN, "running", []))
+        done = []
+        for rel in paths:
+            data = (tmp_path / "src" / rel).read_bytes()
+            with open(str(a_dir / rel), "wb") as handle:
+                for i in range(0, len(data), 50000):
+                    handle.write(data[i : i + 50000])
+                    handle.flush()
+                    time.sleep(0.02)
+            finished[rel] = time.time()
+            done.append(rel)
+            a_ready.write_text(ff.format_ready(TOKEN, "running" if len(done) < len(paths) else "done", done))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    params = {
+        "manifest": str(mfile),
+        "token": TOKEN,
+        "dest": str(tmp_path / "b/staging/r1"),
+        "src": str(a_dir),
+        "src_ready": str(a_ready),
+        "poll_interval": 0.02,
+        "stall_timeout": 30,
+        "timeline": True,
+    }
+    stats = ff.run(params)
+    thread.join(30)
+    assert stats["files"] == 2 and stats["cut_through_files"] == 2, stats
+    assert mm.verify(str(tmp_path / "b/staging/r1"), manifest)["ok"]
+    # b started on each file before a held it whole
+    started = dict((rel, t) for rel, event, t in stats["timeline"] if event == "fetch")
+    assert all(started[rel] < finished[rel] for rel in paths), (started, finished)
