@@ -59,7 +59,7 @@ SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/d
 RSYNC = ["rsync", "--archive", "--partial", "--delete", "--no-compress", "-e", SSH]
 MM_IN_CONTAINER = "/opt/model_manifest.py"
 # The followers' poll of their parent's ready file (--poll-interval).
-POLL_S = 0.1
+POLL_S = 0.25
 # The collection's module_utils inside the nodes, importable as the collection names them.
 MU_IN_CONTAINER = "/opt/ansible_collections/gpufleet/sglang/plugins/module_utils"
 
@@ -359,8 +359,8 @@ def main(argv=None):
     parser.add_argument(
         "--poll-interval",
         type=float,
-        default=float(os.environ.get("BENCH_POLL_S", 0.1)),
-        help="seconds between a follower's looks at its parent's ready file",
+        default=float(os.environ.get("BENCH_POLL_S", 0.25)),
+        help="seconds between a follower's looks at its parent's ready file and between cut-through passes (the module's default)",
     )
     parser.add_argument(
         "--skip",
