@@ -669,3 +669,72 @@ def test_real_rsync_cut_through_follows_a_growing_file(tmp_path):
     # b started on each file before a held it whole
     started = dict((rel, t) for rel, event, t in stats["timeline"] if event == "fetch")
     assert all(started[rel] < finished[rel] for rel in paths), (started, finished)
+
+
+FAKE_SSH = r"""
+import os, sys
+args = sys.argv[1:]
+if "-M" in args:
+    sys.exit(0)  # no multiplexing here: every client connects "directly"
+rest = []
+skip = False
+for arg in args:
+    if skip:
+        skip = False
+    elif arg in ("-o", "-p", "-i", "-l"):
+        skip = True
+    elif arg.startswith("-") and not rest:
+        pass
+    else:
+        rest.append(arg)
+# rest[0] is the host; what follows is the command, which sshd hands to the forced command
+os.environ["SSH_ORIGINAL_COMMAND"] = " ".join(rest[1:])
+os.execv("/usr/bin/python3", ["python3", "/usr/bin/rrsync", "-ro", os.environ["FAKE_SSH_ROOT"]])
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/rrsync"), reason="rrsync not installed")
+def test_cut_through_works_through_a_read_only_rrsync_peer(tmp_path, monkeypatch):
+    """The peers are limited to `rrsync -ro <root>` (model_sync's trust): the passes and the looks pass through it."""
+    sizes = (500000, 300000)
+    manifest = make_source(str(tmp_path / "src"), sizes=sizes)
+    mfile = tmp_path / "r1.json"
+    mfile.write_text(mm.dumps(manifest))
+    root = tmp_path / "root"
+    a_dir = root / "m/staging/r1"
+    a_dir.mkdir(parents=True)
+    a_ready = root / "m/staging/r1.ready"
+    (tmp_path / "b/staging").mkdir(parents=True)
+    fake = tmp_path / "fake_ssh.py"
+    fake.write_text(FAKE_SSH)
+    monkeypatch.setenv("FAKE_SSH_ROOT", str(root))
+    paths = [f["path"] for f in manifest["files"]]
+
+    def writer():
+        a_ready.write_text(ff.format_ready(TOKEN, "running", []))
+        for n, rel in enumerate(paths):
+            data = (tmp_path / "src" / rel).read_bytes()
+            with open(str(a_dir / rel), "wb") as handle:
+                for i in range(0, len(data), 50000):
+                    handle.write(data[i : i + 50000])
+                    handle.flush()
+                    time.sleep(0.03)
+            a_ready.write_text(ff.format_ready(TOKEN, "running" if n + 1 < len(paths) else "done", paths[: n + 1]))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    stats = ff.run(
+        {
+            "manifest": str(mfile),
+            "token": TOKEN,
+            "dest": str(tmp_path / "b/staging/r1"),
+            "src": "peer:m/staging/r1/",
+            "src_ready": "peer:m/staging/r1.ready",
+            "ssh": "python3 %s" % fake,
+            "poll_interval": 0.02,
+            "stall_timeout": 30,
+        }
+    )
+    thread.join(30)
+    assert stats["files"] == 2 and stats["cut_through_files"] == 2, stats
+    assert mm.verify(str(tmp_path / "b/staging/r1"), manifest)["ok"]
