@@ -554,22 +554,25 @@ def test_cut_through_ends_when_the_parent_fails(tmp_path):
     manifest = make_source(str(tmp_path / "src"), sizes=(3000,))
     dest = str(tmp_path / "dest")
     os.makedirs(dest)
-    parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000)
-    parent.stream = lambda rel: ""  # nothing more arrives
-    parent.look = lambda: ("failed", set(), "disk full")
-    published = []
+    looks = []
+    passes = []
+
+    def parent_state():  # running when the follow starts; failed once the file stops growing
+        looks.append(1)
+        return ("running", set(), "") if len(looks) == 1 else ("failed", set(), "disk full")
+
     fol = ff.Follower(
         dest,
         manifest,
-        parent.fetch,
-        lambda: ("running", set(), ""),
-        lambda *a: published.append(a),
-        stream=parent.stream,
+        lambda rel: "",
+        parent_state,
+        lambda *a: None,
+        stream=lambda rel: passes.append(rel) or "",
         sleep=lambda s: None,
     )
-    fol._look = lambda: parent.look()
     with pytest.raises(ff.FollowError, match="the parent failed: disk full"):
-        fol._run()
+        fol.run()
+    assert passes == [manifest["files"][0]["path"]]  # the cut-through pass ran, then its look saw the failure
 
 
 def test_cut_through_without_progress_times_out_and_says_which_file(tmp_path):
