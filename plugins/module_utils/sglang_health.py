@@ -139,6 +139,38 @@ def wait_ready(
         sleep(delay_s)
 
 
+# The request gpufleet.sglang.sglang_rollout sends through rank 0 before a group goes back into
+# the routers (sglang_rollout_smoke_test): one short generation of the served model.
+SMOKE_PROMPT = "rollout smoke test"
+SMOKE_MAX_TOKENS = 4
+
+
+def smoke_generate(
+    base_url: str,
+    served_model_name: str,
+    timeout: float = 120,
+    api_key: Optional[str] = None,
+    request: Callable[..., Tuple[int, str]] = http_request,
+) -> Dict[str, Any]:
+    """One short chat completion through rank 0. Returns ``{"ok", "status", "detail"}``: ok on HTTP 200."""
+    url = base_url.rstrip("/") + "/v1/chat/completions"
+    body = {
+        "model": served_model_name,
+        "messages": [{"role": "user", "content": SMOKE_PROMPT}],
+        "max_tokens": SMOKE_MAX_TOKENS,
+    }
+    status, text = request("POST", url, timeout, api_key, body)
+    if status == 200:
+        return {"ok": True, "status": status, "detail": "rank 0 /v1/chat/completions -> 200"}
+    if not status:
+        return {"ok": False, "status": 0, "detail": _nothing_answered("rank 0 /v1/chat/completions", text)}
+    return {
+        "ok": False,
+        "status": status,
+        "detail": "rank 0 /v1/chat/completions -> %s: %s" % (status, " ".join(text.split())[:300]),
+    }
+
+
 def metric_sum(text: str, name: str) -> Optional[float]:
     """Sum of every sample of one Prometheus metric (all label sets); None when absent."""
     total = None

@@ -61,6 +61,18 @@ options:
     type: list
     elements: str
     default: []
+  smoke_test:
+    description:
+      - Once rank 0 is ready, send one short chat completion of O(served_model_name) through it (C(max_tokens) 4) and
+        return how it went in RV(smoke); readiness does not depend on it. Ranks 1 and above and check mode send none.
+      - What gpufleet.sglang.sglang_rollout checks before a group goes back into the routers, sent in the same module
+        run as the readiness wait instead of one of its own.
+    type: bool
+    default: false
+  smoke_timeout:
+    description: Seconds the smoke test's request may take.
+    type: int
+    default: 120
 extends_documentation_fragment:
   - gpufleet.sglang.attributes
 attributes:
@@ -96,6 +108,11 @@ waited_s:
   description: Seconds waited.
   returned: always
   type: float
+smoke:
+  description: The smoke test's outcome (C(ok) on HTTP 200, C(status), C(detail)).
+  returned: when O(smoke_test) and rank 0 became ready
+  type: dict
+  sample: {"ok": true, "status": 200, "detail": "rank 0 /v1/chat/completions -> 200"}
 journal:
   description: Last lines of the unit's journal, when not ready and O(unit) is set.
   returned: when not ready
@@ -105,7 +122,7 @@ journal:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import wait_ready
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import smoke_generate, wait_ready
 
 
 def main():
@@ -123,6 +140,8 @@ def main():
             # no_log: AnsibleModule masks these values wherever they appear in the result
             # (the journal tail), as it does the API key's.
             redact=dict(type="list", elements="str", default=[], no_log=True),
+            smoke_test=dict(type="bool", default=False),
+            smoke_timeout=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
@@ -143,6 +162,8 @@ def main():
         api_key=p["api_key"],
         alive=alive if systemctl else None,
     )
+    if result["ready"] and p["smoke_test"] and p["is_head"] and not module.check_mode:
+        result["smoke"] = smoke_generate(p["url"], p["served_model_name"], p["smoke_timeout"], p["api_key"])
     if not result["ready"] and p["unit"]:
         journalctl = module.get_bin_path("journalctl")
         if journalctl:

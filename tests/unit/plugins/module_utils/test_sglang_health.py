@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import probe, wait_ready
+import pytest
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import probe, smoke_generate, wait_ready
 
 
 def fake_get(responses):
@@ -164,3 +166,43 @@ def test_a_server_dying_mid_response_is_no_answer_not_a_traceback():
         t.join(5)
         srv.close()
     assert status == 0 and body
+
+
+def fake_request(status, text=""):
+    calls = []
+
+    def request(method, url, timeout, api_key=None, body=None):
+        calls.append((method, url, timeout, api_key, body))
+        return status, text
+
+    request.calls = calls
+    return request
+
+
+def test_smoke_generation_is_the_rollouts_request():
+    # The request the rollout's smoke test sent with ansible.builtin.uri before (issue 19: now in the readiness run).
+    request = fake_request(200, '{"choices": []}')
+    out = smoke_generate("http://h:30000/", "r1", timeout=120, api_key="k", request=request)
+    assert out == {"ok": True, "status": 200, "detail": "rank 0 /v1/chat/completions -> 200"}
+    assert request.calls == [
+        (
+            "POST",
+            "http://h:30000/v1/chat/completions",
+            120,
+            "k",
+            {"model": "r1", "messages": [{"role": "user", "content": "rollout smoke test"}], "max_tokens": 4},
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "status, text, detail",
+    [
+        (500, "Internal\n  error", "rank 0 /v1/chat/completions -> 500: Internal error"),
+        (404, "", "rank 0 /v1/chat/completions -> 404: "),
+        (0, "Connection refused", "rank 0 /v1/chat/completions -> connection refused"),
+    ],
+)
+def test_smoke_generation_failures(status, text, detail):
+    out = smoke_generate("http://h:30000", "r1", request=fake_request(status, text))
+    assert out["ok"] is False and out["status"] == status and out["detail"].startswith(detail)
