@@ -139,6 +139,42 @@ def wait_ready(
         sleep(delay_s)
 
 
+def start_unit(run: Callable[[List[str]], Tuple[int, str, str]], systemctl: str, unit: str) -> Dict[str, Any]:
+    """Enable and start ``unit`` (what ansible.builtin.systemd_service ``state=started enabled=true`` does).
+
+    A crash loop's start limit (``StartLimitBurst=`` starts within ``StartLimitIntervalSec=``) makes
+    systemd refuse the start ("start request repeated too quickly", result ``start-limit-hit``) until
+    ``systemctl reset-failed`` clears the counter (systemd.unit(5), StartLimitIntervalSec=): a refused
+    start clears it and starts once more, so an intended start is not refused. ``run(argv)`` returns
+    ``(rc, stdout, stderr)``. Returns ``{"started", "changed", "detail"}``.
+    """
+    rc, out, err = run([systemctl, "is-active", unit])
+    was_active = out.strip() == "active"
+    # is-enabled exits 0 for enabled, enabled-runtime, static, alias, indirect and generated (systemctl(1)),
+    # which is what ansible.builtin.systemd_service takes for enabled.
+    rc, out, err = run([systemctl, "is-enabled", unit])
+    enabled = rc == 0
+    if not enabled:
+        rc, out, err = run([systemctl, "enable", unit])
+        if rc != 0:
+            return {
+                "started": False,
+                "changed": False,
+                "detail": "systemctl enable %s: %s" % (unit, (err or out).strip()),
+            }
+    rc, out, err = run([systemctl, "start", unit])
+    if rc != 0:
+        run([systemctl, "reset-failed", unit])
+        rc, out, err = run([systemctl, "start", unit])
+        if rc != 0:
+            return {
+                "started": False,
+                "changed": not enabled,
+                "detail": "systemctl start %s: %s" % (unit, (err or out).strip() or "rc %d" % rc),
+            }
+    return {"started": True, "changed": not (was_active and enabled), "detail": "started"}
+
+
 # The request gpufleet.sglang.sglang_rollout sends through rank 0 before a group goes back into
 # the routers (sglang_rollout_smoke_test): one short generation of the served model.
 SMOKE_PROMPT = "rollout smoke test"

@@ -61,6 +61,15 @@ options:
     type: list
     elements: str
     default: []
+  start:
+    description:
+      - Enable and start O(unit) first (what M(ansible.builtin.systemd_service) does with O(ignore:state=started) and
+        O(ignore:enabled=true)), in this run instead of one of its own. When systemd refuses the start (a crash
+        loop's start limit), C(systemctl reset-failed) clears the limit and the unit is started once more.
+      - A unit that does not start is not ready (RV(started) false, RV(detail) says why); nothing is waited for.
+      - Check mode starts nothing.
+    type: bool
+    default: false
   smoke_test:
     description:
       - Once rank 0 is ready, send one short chat completion of O(served_model_name) through it (C(max_tokens) 4) and
@@ -108,6 +117,10 @@ waited_s:
   description: Seconds waited.
   returned: always
   type: float
+started:
+  description: With O(start), whether the unit was started (or already running).
+  returned: when O(start)
+  type: bool
 smoke:
   description: The smoke test's outcome (C(ok) on HTTP 200, C(status), C(detail)).
   returned: when O(smoke_test) and rank 0 became ready
@@ -122,7 +135,11 @@ journal:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import smoke_generate, wait_ready
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import (
+    smoke_generate,
+    start_unit,
+    wait_ready,
+)
 
 
 def main():
@@ -140,6 +157,7 @@ def main():
             # no_log: AnsibleModule masks these values wherever they appear in the result
             # (the journal tail), as it does the API key's.
             redact=dict(type="list", elements="str", default=[], no_log=True),
+            start=dict(type="bool", default=False),
             smoke_test=dict(type="bool", default=False),
             smoke_timeout=dict(type="int", default=120),
         ),
@@ -147,6 +165,14 @@ def main():
     )
     p = module.params
     systemctl = module.get_bin_path("systemctl") if p["unit"] else None
+    changed = False
+    if p["start"] and not p["unit"]:
+        module.fail_json(msg="start needs unit (the systemd unit to start)")
+    if p["start"] and not module.check_mode:
+        outcome = start_unit(module.run_command, systemctl or "systemctl", p["unit"])
+        changed = outcome["changed"]
+        if not outcome["started"]:
+            module.exit_json(changed=changed, started=False, ready=False, detail=outcome["detail"], waited_s=0.0)
 
     def alive():
         rc, out, err = module.run_command([systemctl, "is-active", p["unit"]])
@@ -175,7 +201,9 @@ def main():
             )
             rc, out, err = module.run_command(argv)
             result["journal"] = out.splitlines()
-    module.exit_json(changed=False, **result)
+    if p["start"]:
+        result["started"] = True
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ import json
 
 import pytest
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import probe, smoke_generate, wait_ready
+from ansible_collections.gpufleet.sglang.plugins.module_utils.sglang_health import (
+    probe,
+    smoke_generate,
+    start_unit,
+    wait_ready,
+)
 
 
 def fake_get(responses):
@@ -206,3 +211,53 @@ def test_smoke_generation_is_the_rollouts_request():
 def test_smoke_generation_failures(status, text, detail):
     out = smoke_generate("http://h:30000", "r1", request=fake_request(status, text))
     assert out["ok"] is False and out["status"] == status and out["detail"].startswith(detail)
+
+
+class FakeSystemctl(object):
+    """systemctl as a table: ``{verb: [(rc, stdout, stderr), ...]}``, one answer per call."""
+
+    def __init__(self, answers):
+        self.answers = {verb: list(values) for verb, values in answers.items()}
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(argv[1])
+        return self.answers[argv[1]].pop(0)
+
+
+def test_start_unit_enables_and_starts():
+    run = FakeSystemctl({"is-active": [(3, "inactive\n", "")], "is-enabled": [(1, "disabled\n", "")],
+                         "enable": [(0, "", "")], "start": [(0, "", "")]})  # fmt: skip
+    assert start_unit(run, "systemctl", "sglang-g") == {"started": True, "changed": True, "detail": "started"}
+    assert run.calls == ["is-active", "is-enabled", "enable", "start"]
+
+
+def test_start_unit_already_running_and_enabled_is_no_change():
+    run = FakeSystemctl({"is-active": [(0, "active\n", "")], "is-enabled": [(0, "enabled\n", "")],
+                         "start": [(0, "", "")]})  # fmt: skip
+    assert start_unit(run, "systemctl", "sglang-g")["changed"] is False
+    assert run.calls == ["is-active", "is-enabled", "start"]
+
+
+def test_a_refused_start_clears_the_start_limit_and_starts_once_more():
+    # systemd refuses a start while the crash loop's start limit holds; reset-failed clears it.
+    refused = (1, "", "Job for sglang-g.service failed. See 'systemctl status sglang-g.service'.\n")
+    run = FakeSystemctl({"is-active": [(3, "failed\n", "")], "is-enabled": [(0, "enabled\n", "")],
+                         "start": [refused, (0, "", "")], "reset-failed": [(0, "", "")]})  # fmt: skip
+    assert start_unit(run, "systemctl", "sglang-g")["started"] is True
+    assert run.calls == ["is-active", "is-enabled", "start", "reset-failed", "start"]
+
+
+def test_a_start_that_fails_twice_says_why():
+    refused = (1, "", "Job for sglang-g.service failed.\n")
+    run = FakeSystemctl({"is-active": [(3, "failed\n", "")], "is-enabled": [(0, "enabled\n", "")],
+                         "start": [refused, refused], "reset-failed": [(0, "", "")]})  # fmt: skip
+    out = start_unit(run, "systemctl", "sglang-g")
+    assert out["started"] is False and out["detail"] == "systemctl start sglang-g: Job for sglang-g.service failed."
+
+
+def test_a_unit_that_cannot_be_enabled_is_not_started():
+    run = FakeSystemctl({"is-active": [(3, "inactive\n", "")], "is-enabled": [(1, "masked\n", "")],
+                         "enable": [(1, "", "Failed to enable unit: Unit file is masked.\n")]})  # fmt: skip
+    out = start_unit(run, "systemctl", "sglang-g")
+    assert out["started"] is False and "masked" in out["detail"] and run.calls == ["is-active", "is-enabled", "enable"]
