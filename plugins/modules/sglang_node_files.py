@@ -12,7 +12,7 @@ short_description: Write a node's directories and files in one call
 version_added: 0.1.0
 description:
   - What M(ansible.builtin.file) (O(ignore:state=directory), O(ignore:state=absent)), M(ansible.builtin.copy) and
-    M(ansible.builtin.template) do for one path each, for every path of a node at once: one module round trip
+    M(ansible.builtin.template) do for one path each, for every path of a node at once - one module round trip
     instead of a check, a transfer and a module run per file. The rolling restart pre-stages every node while its
     group serves, so those round trips are time the rollout takes.
   - Directories first (each missing component is created with the entry's mode and owner, as

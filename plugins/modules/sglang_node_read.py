@@ -12,7 +12,7 @@ short_description: Read several of a node's files in one call
 version_added: 0.1.0
 description:
   - What M(ansible.builtin.stat) (with its checksum) and M(ansible.builtin.slurp) tell about one path each, for several
-    paths at once: whether a file is there, the SHA-1 of its content and, for O(content), the content itself
+    paths at once - whether a file is there, the SHA-1 of its content and, for O(content), the content itself
     (base64). One module round trip instead of one per file; the rolling restart reads every node before any group
     leaves a router, so those round trips are time the rollout takes.
   - A missing file is no error (RV(files) says C(exists=false)).
