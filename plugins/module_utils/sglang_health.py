@@ -139,15 +139,20 @@ def wait_ready(
         sleep(delay_s)
 
 
-def start_unit(run: Callable[[List[str]], Tuple[int, str, str]], systemctl: str, unit: str) -> Dict[str, Any]:
+def start_unit(
+    run: Callable[[List[str]], Tuple[int, str, str]], systemctl: str, unit: str, reset_failed: bool = False
+) -> Dict[str, Any]:
     """Enable and start ``unit`` (what ansible.builtin.systemd_service ``state=started enabled=true`` does).
 
-    A crash loop's start limit (``StartLimitBurst=`` starts within ``StartLimitIntervalSec=``) makes
-    systemd refuse the start ("start request repeated too quickly", result ``start-limit-hit``) until
-    ``systemctl reset-failed`` clears the counter (systemd.unit(5), StartLimitIntervalSec=): a refused
-    start clears it and starts once more, so an intended start is not refused. ``run(argv)`` returns
-    ``(rc, stdout, stderr)``. Returns ``{"started", "changed", "detail"}``.
+    With ``reset_failed`` (an intended restart), ``systemctl reset-failed`` first: it clears the unit's
+    failed state, its start rate limit counter and its restart counter (systemctl(1), reset-failed), so
+    the start is not refused for a crash loop's start limit (``StartLimitBurst=`` starts within
+    ``StartLimitIntervalSec=``, systemd.unit(5)) and systemd's own restarts after a later crash get
+    the whole burst again. ``run(argv)`` returns ``(rc, stdout, stderr)``. Returns
+    ``{"started", "changed", "detail"}``.
     """
+    if reset_failed:
+        run([systemctl, "reset-failed", unit])
     rc, out, err = run([systemctl, "is-active", unit])
     was_active = out.strip() == "active"
     # is-enabled exits 0 for enabled, enabled-runtime, static, alias, indirect and generated (systemctl(1)),
@@ -164,14 +169,11 @@ def start_unit(run: Callable[[List[str]], Tuple[int, str, str]], systemctl: str,
             }
     rc, out, err = run([systemctl, "start", unit])
     if rc != 0:
-        run([systemctl, "reset-failed", unit])
-        rc, out, err = run([systemctl, "start", unit])
-        if rc != 0:
-            return {
-                "started": False,
-                "changed": not enabled,
-                "detail": "systemctl start %s: %s" % (unit, (err or out).strip() or "rc %d" % rc),
-            }
+        return {
+            "started": False,
+            "changed": not enabled,
+            "detail": "systemctl start %s: %s" % (unit, (err or out).strip() or "rc %d" % rc),
+        }
     return {"started": True, "changed": not (was_active and enabled), "detail": "started"}
 
 

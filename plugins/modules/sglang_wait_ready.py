@@ -64,10 +64,17 @@ options:
   start:
     description:
       - Enable and start O(unit) first (what M(ansible.builtin.systemd_service) does with O(ignore:state=started) and
-        O(ignore:enabled=true)), in this run instead of one of its own. When systemd refuses the start (a crash
-        loop's start limit), C(systemctl reset-failed) clears the limit and the unit is started once more.
+        O(ignore:enabled=true)), in this run instead of one of its own.
       - A unit that does not start is not ready (RV(started) false, RV(detail) says why); nothing is waited for.
       - Check mode starts nothing.
+    type: bool
+    default: false
+  reset_failed:
+    description:
+      - With O(start), run C(systemctl reset-failed) on O(unit) before starting it (an intended restart), in this run
+        instead of one of its own. It clears the failed state, the start rate limit counter and the restart counter,
+        so a crash loop's start limit does not refuse the start and systemd's own restarts after a later crash get
+        the whole C(StartLimitBurst=) again.
     type: bool
     default: false
   smoke_test:
@@ -158,6 +165,7 @@ def main():
             # (the journal tail), as it does the API key's.
             redact=dict(type="list", elements="str", default=[], no_log=True),
             start=dict(type="bool", default=False),
+            reset_failed=dict(type="bool", default=False),
             smoke_test=dict(type="bool", default=False),
             smoke_timeout=dict(type="int", default=120),
         ),
@@ -169,7 +177,7 @@ def main():
     if p["start"] and not p["unit"]:
         module.fail_json(msg="start needs unit (the systemd unit to start)")
     if p["start"] and not module.check_mode:
-        outcome = start_unit(module.run_command, systemctl or "systemctl", p["unit"])
+        outcome = start_unit(module.run_command, systemctl or "systemctl", p["unit"], p["reset_failed"])
         changed = outcome["changed"]
         if not outcome["started"]:
             module.exit_json(changed=changed, started=False, ready=False, detail=outcome["detail"], waited_s=0.0)
