@@ -398,13 +398,14 @@ class Follower(object):
         error = ""
         try:
             last_growth = self.clock()
-            while _size_of(path) < size:
+            have = _size_of(path)
+            while have < size:
                 started = self.clock()
-                have = _size_of(path)
                 error = self.stream(rel)
                 if error:
                     break
-                if _size_of(path) > have:
+                before, have = have, _size_of(path)
+                if have > before:
                     last_growth = self.clock()
                 else:
                     state, paths, reason = self._look()

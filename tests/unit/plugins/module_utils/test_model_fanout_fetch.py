@@ -479,10 +479,6 @@ class GrowingParent(object):
                     self.verified.append(rel)
             return
 
-    def _bytes(self, rel):
-        with open(os.path.join(self.src, rel), "rb") as handle:
-            return bytearray(handle.read())
-
     def look(self):
         self._advance()
         done = len(self.verified) == len(self.paths)
@@ -490,7 +486,8 @@ class GrowingParent(object):
 
     def stream(self, rel):
         self.passes.append(rel)
-        data = self._bytes(rel)[: self.held[rel]]
+        with open(os.path.join(self.src, rel), "rb") as handle:
+            data = bytearray(handle.read())[: self.held[rel]]
         if rel in self.bad and len(data) > 0:
             data[-1] ^= 0xFF  # what the child copies of a file the parent will reject
         target = os.path.join(self.dest, rel)
@@ -508,7 +505,7 @@ class GrowingParent(object):
         return ""
 
 
-def cut_through_follower(tmp_path, manifest, parent, **kwargs):
+def cut_through_follower(manifest, parent, **kwargs):
     published = []
 
     def publish(state, paths, reason):
@@ -524,7 +521,7 @@ def test_cut_through_takes_a_file_while_the_parent_still_receives_it(tmp_path):
     dest = str(tmp_path / "dest")
     os.makedirs(dest)
     parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000)
-    fol, published = cut_through_follower(tmp_path, manifest, parent)
+    fol, published = cut_through_follower(manifest, parent)
     stats = fol.run()
     assert stats["cut_through_files"] == 3 and stats["fetched_files"] == 3 and stats["refetched_files"] == 0
     assert parent.fetched == []  # no file waited for its verified copy at the parent
@@ -539,7 +536,7 @@ def test_cut_through_bytes_the_parent_rejects_are_never_published_here(tmp_path)
     os.makedirs(dest)
     bad = manifest["files"][1]["path"]
     parent = GrowingParent(str(tmp_path / "src"), dest, manifest, chunk=1000, bad=[bad])
-    fol, published = cut_through_follower(tmp_path, manifest, parent)
+    fol, published = cut_through_follower(manifest, parent)
     stats = fol.run()
     # The corrupted bytes failed this host's own check; the file came again from the parent's
     # verified copy, and only then was it published.
@@ -614,7 +611,7 @@ def test_a_failed_cut_through_pass_drops_what_came_and_waits_for_the_verified_fi
             return "rsync exited 12: connection reset"
         return ""
 
-    fol, _published = cut_through_follower(tmp_path, manifest, parent)
+    fol, _published = cut_through_follower(manifest, parent)
     fol.stream = flaky
     removed = []
     real_remove = fol._remove
