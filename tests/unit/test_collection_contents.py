@@ -41,3 +41,14 @@ def test_no_role_reads_files_through_role_path_parents():
         if "role_path" in text and "/../.." in text:
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_roles_take_a_groups_hosts_from_the_plan():
+    """The plan publishes each group's ``hosts`` (rank order); no role or playbook rebuilds it from ``nodes``."""
+    offenders = []
+    for base in ("roles", "playbooks"):
+        for path in sorted((REPO / base).rglob("*.yml")):
+            text = path.read_text(encoding="utf-8")
+            if "nodes | map(attribute='host')" in text or 'nodes | map(attribute="host")' in text:
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
