@@ -29,6 +29,8 @@ import shutil
 import stat
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils.atomic_file import write_atomic
+
 MANIFEST_VERSION = 1
 CACHE_VERSION = 1
 # Top-level names never part of a model: the hub CLIs keep their resume and
@@ -553,11 +555,7 @@ def write_text(path: str, text: str, check_mode: bool = False, mode: int = 0o644
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"), mode)
     return True
 
 
