@@ -622,6 +622,21 @@ def test_a_failed_cut_through_pass_drops_what_came_and_waits_for_the_verified_fi
     assert mm.verify(dest, manifest)["ok"]
 
 
+def _write_growing(path, data, follower_copy, delay, chunk=50000):
+    """Write ``data`` to ``path`` chunk by chunk, as a receiving parent does. The last chunk waits (up to 20 s)
+    until the follower holds part of the file, so the follower takes it while it grows however loaded the
+    machine is (on a busy one a small file was otherwise whole and listed before the follower looked)."""
+    with open(str(path), "wb") as handle:
+        for i in range(0, len(data), chunk):
+            if i + chunk >= len(data):
+                deadline = time.time() + 20
+                while time.time() < deadline and not (follower_copy.exists() and follower_copy.stat().st_size > 0):
+                    time.sleep(0.01)
+            handle.write(data[i : i + chunk])
+            handle.flush()
+            time.sleep(delay)
+
+
 @pytest.mark.skipif(not shutil.which("rsync"), reason="rsync not installed")
 def test_real_rsync_cut_through_follows_a_growing_file(tmp_path):
     """run(): b takes a's file while a writes it (a is a writer here, not a follower), by rsync --append passes."""
@@ -641,11 +656,7 @@ def test_real_rsync_cut_through_follows_a_growing_file(tmp_path):
         done = []
         for rel in paths:
             data = (tmp_path / "src" / rel).read_bytes()
-            with open(str(a_dir / rel), "wb") as handle:
-                for i in range(0, len(data), 50000):
-                    handle.write(data[i : i + 50000])
-                    handle.flush()
-                    time.sleep(0.02)
+            _write_growing(a_dir / rel, data, tmp_path / "b/staging/r1" / rel, delay=0.02)
             finished[rel] = time.time()
             done.append(rel)
             a_ready.write_text(ff.format_ready(TOKEN, "running" if len(done) < len(paths) else "done", done))
@@ -714,11 +725,7 @@ def test_cut_through_works_through_a_read_only_rrsync_peer(tmp_path, monkeypatch
         a_ready.write_text(ff.format_ready(TOKEN, "running", []))
         for n, rel in enumerate(paths):
             data = (tmp_path / "src" / rel).read_bytes()
-            with open(str(a_dir / rel), "wb") as handle:
-                for i in range(0, len(data), 50000):
-                    handle.write(data[i : i + 50000])
-                    handle.flush()
-                    time.sleep(0.03)
+            _write_growing(a_dir / rel, data, tmp_path / "b/staging/r1" / rel, delay=0.03)
             a_ready.write_text(ff.format_ready(TOKEN, "running" if n + 1 < len(paths) else "done", paths[: n + 1]))
 
     thread = threading.Thread(target=writer)
